@@ -1,0 +1,41 @@
+"""bytepair: exact byte-level BPE tokenization with a Rust core, a drop-in for tiktoken.
+
+>>> import bytepair
+>>> enc = bytepair.get_encoding("cl100k_base")
+>>> enc.decode(enc.encode("hello world"))
+'hello world'
+"""
+
+from __future__ import annotations
+
+from bytepair import load
+from bytepair._core import __version__
+from bytepair.encoding import Encoding
+from bytepair.errors import (
+    BytepairError,
+    DisallowedSpecialTokenError,
+    SplitError,
+    UnknownEncodingError,
+    UnknownModelError,
+    UnknownTokenError,
+    VocabFileError,
+)
+from bytepair.model import encoding_for_model, encoding_name_for_model
+from bytepair.registry import get_encoding, list_encoding_names
+
+__all__ = [
+    "BytepairError",
+    "DisallowedSpecialTokenError",
+    "Encoding",
+    "SplitError",
+    "UnknownEncodingError",
+    "UnknownModelError",
+    "UnknownTokenError",
+    "VocabFileError",
+    "__version__",
+    "encoding_for_model",
+    "encoding_name_for_model",
+    "get_encoding",
+    "list_encoding_names",
+    "load",
+]

@@ -1,0 +1,230 @@
+//! All PyO3 code: the `bytepair._core` module, the `Encoder` and `SpecialPolicy` classes, and the one mapping
+//! from Rust errors to Python exceptions.
+
+use std::collections::HashMap;
+
+use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedStr;
+use pyo3::types::{PyBytes, PyDict};
+
+use crate::{DecodeError, EncodeError, Encoder, Rank, SpecialPolicy, Vocab, VocabError};
+
+pyo3::import_exception!(bytepair.errors, DisallowedSpecialTokenError);
+pyo3::import_exception!(bytepair.errors, SplitError);
+pyo3::import_exception!(bytepair.errors, UnknownTokenError);
+pyo3::import_exception!(bytepair.errors, VocabFileError);
+
+impl From<EncodeError> for PyErr {
+    fn from(err: EncodeError) -> PyErr {
+        match &err {
+            EncodeError::DisallowedSpecialToken { token, .. } => {
+                DisallowedSpecialTokenError::new_err((err.to_string(), token.clone()))
+            }
+            EncodeError::Split { .. } => SplitError::new_err(err.to_string()),
+        }
+    }
+}
+
+impl From<DecodeError> for PyErr {
+    fn from(err: DecodeError) -> PyErr {
+        UnknownTokenError::new_err(err.to_string())
+    }
+}
+
+impl From<VocabError> for PyErr {
+    fn from(err: VocabError) -> PyErr {
+        VocabFileError::new_err(err.to_string())
+    }
+}
+
+/// Python handle to an [`Encoder`]. Immutable, so threads can share it with the GIL released.
+#[pyclass(name = "Encoder", module = "bytepair._core", frozen)]
+struct PyEncoder {
+    inner: Encoder,
+}
+
+/// Python handle to a [`SpecialPolicy`], built once per argument combination and reused.
+#[pyclass(name = "SpecialPolicy", module = "bytepair._core", frozen)]
+struct PySpecialPolicy {
+    inner: SpecialPolicy,
+}
+
+#[pymethods]
+impl PyEncoder {
+    #[new]
+    fn new(py: Python<'_>, vocab_file: &[u8], pattern: &str, special_tokens: HashMap<String, Rank>) -> PyResult<Self> {
+        Ok(Self { inner: py.detach(|| Encoder::from_vocab_file(vocab_file, pattern, special_tokens))? })
+    }
+
+    #[staticmethod]
+    fn from_ranks(
+        py: Python<'_>,
+        mergeable_ranks: HashMap<Vec<u8>, Rank>,
+        pattern: &str,
+        special_tokens: HashMap<String, Rank>,
+    ) -> PyResult<Self> {
+        let inner = py.detach(|| {
+            let vocab = Vocab::from_ranks(mergeable_ranks.into_iter().map(|(token, rank)| (token.into(), rank)))?;
+            Encoder::new(vocab, pattern, special_tokens)
+        })?;
+        Ok(Self { inner })
+    }
+
+    // ==== Encoding ====
+
+    fn special_policy(&self, allowed: Vec<String>, disallowed: Vec<String>) -> PySpecialPolicy {
+        let allowed = allowed.iter().map(String::as_str);
+        let disallowed = disallowed.iter().map(String::as_str);
+        PySpecialPolicy { inner: self.inner.special_policy(allowed, disallowed) }
+    }
+
+    fn encode_ordinary(&self, py: Python<'_>, text: PyBackedStr) -> PyResult<Vec<Rank>> {
+        Ok(py.detach(|| self.inner.encode_ordinary(&text))?)
+    }
+
+    fn encode(&self, py: Python<'_>, text: PyBackedStr, policy: &PySpecialPolicy) -> PyResult<Vec<Rank>> {
+        Ok(py.detach(|| self.inner.encode(&text, &policy.inner))?)
+    }
+
+    /// The tokens as little-endian `uint32` bytes, for `numpy.frombuffer`.
+    fn encode_to_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        text: PyBackedStr,
+        policy: &PySpecialPolicy,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let tokens = py.detach(|| self.inner.encode(&text, &policy.inner))?;
+        Ok(PyBytes::new(py, &tokens_to_le_bytes(&tokens)))
+    }
+
+    #[pyo3(signature = (texts, policy, num_threads=None))]
+    fn encode_batch(
+        &self,
+        py: Python<'_>,
+        texts: Vec<PyBackedStr>,
+        policy: &PySpecialPolicy,
+        num_threads: Option<usize>,
+    ) -> PyResult<Vec<Vec<Rank>>> {
+        Ok(py.detach(|| self.inner.encode_batch(&texts, &policy.inner, num_threads.unwrap_or(0)))?)
+    }
+
+    #[pyo3(signature = (texts, num_threads=None))]
+    fn encode_ordinary_batch(
+        &self,
+        py: Python<'_>,
+        texts: Vec<PyBackedStr>,
+        num_threads: Option<usize>,
+    ) -> PyResult<Vec<Vec<Rank>>> {
+        Ok(py.detach(|| self.inner.encode_ordinary_batch(&texts, num_threads.unwrap_or(0)))?)
+    }
+
+    fn encode_with_unstable(
+        &self,
+        py: Python<'_>,
+        text: PyBackedStr,
+        policy: &PySpecialPolicy,
+    ) -> PyResult<(Vec<Rank>, Vec<Vec<Rank>>)> {
+        Ok(py.detach(|| self.inner.encode_with_unstable(&text, &policy.inner))?)
+    }
+
+    fn encode_single_token(&self, token: &[u8]) -> Option<Rank> {
+        self.inner.encode_single_token(token)
+    }
+
+    fn encode_single_piece(&self, py: Python<'_>, piece: &[u8]) -> Vec<Rank> {
+        py.detach(|| self.inner.encode_single_piece(piece))
+    }
+
+    fn encode_bytes(&self, py: Python<'_>, bytes: &[u8]) -> PyResult<Vec<Rank>> {
+        Ok(py.detach(|| self.inner.encode_bytes(bytes))?)
+    }
+
+    // ==== Decoding ====
+
+    fn decode_bytes<'py>(&self, py: Python<'py>, tokens: Vec<Rank>) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = py.detach(|| self.inner.decode_bytes(&tokens))?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    #[pyo3(signature = (batch, num_threads=None))]
+    fn decode_bytes_batch<'py>(
+        &self,
+        py: Python<'py>,
+        batch: Vec<Vec<Rank>>,
+        num_threads: Option<usize>,
+    ) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+        let decoded = py.detach(|| self.inner.decode_bytes_batch(&batch, num_threads.unwrap_or(0)))?;
+        Ok(decoded.iter().map(|bytes| PyBytes::new(py, bytes)).collect())
+    }
+
+    fn decode_single_token_bytes<'py>(&self, py: Python<'py>, token: Rank) -> PyResult<Bound<'py, PyBytes>> {
+        Ok(PyBytes::new(py, self.inner.decode_single_token_bytes(token)?))
+    }
+
+    fn decode_tokens_bytes<'py>(&self, py: Python<'py>, tokens: Vec<Rank>) -> PyResult<Vec<Bound<'py, PyBytes>>> {
+        tokens.iter().map(|&token| Ok(PyBytes::new(py, self.inner.decode_single_token_bytes(token)?))).collect()
+    }
+
+    // ==== Vocabulary ====
+
+    fn token_byte_values<'py>(&self, py: Python<'py>) -> Vec<Bound<'py, PyBytes>> {
+        self.inner.token_byte_values().map(|bytes| PyBytes::new(py, bytes)).collect()
+    }
+
+    fn mergeable_ranks<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let ranks = PyDict::new(py);
+        for (bytes, rank) in self.inner.vocab().iter() {
+            ranks.set_item(PyBytes::new(py, bytes), rank)?;
+        }
+        Ok(ranks)
+    }
+
+    fn special_tokens(&self) -> HashMap<String, Rank> {
+        self.inner.special_tokens().map(|(text, rank)| (text.to_owned(), rank)).collect()
+    }
+
+    #[getter]
+    fn max_token_value(&self) -> Rank {
+        self.inner.max_token_value()
+    }
+
+    #[getter]
+    fn n_mergeable(&self) -> usize {
+        self.inner.vocab().len()
+    }
+
+    #[getter]
+    fn pattern(&self) -> &str {
+        self.inner.pattern()
+    }
+
+    #[getter]
+    fn has_linear_splitter(&self) -> bool {
+        self.inner.has_linear_splitter()
+    }
+}
+
+fn tokens_to_le_bytes(tokens: &[Rank]) -> Vec<u8> {
+    tokens.iter().flat_map(|token| token.to_le_bytes()).collect()
+}
+
+/// Parses a `.tiktoken` rank file into `(token bytes, rank)` pairs, for `bytepair.load.load_tiktoken_bpe`.
+#[pyfunction]
+fn parse_rank_file<'py>(py: Python<'py>, contents: &[u8]) -> PyResult<Bound<'py, PyDict>> {
+    let vocab = py.detach(|| Vocab::parse(contents))?;
+    let ranks = PyDict::new(py);
+    for (bytes, rank) in vocab.iter() {
+        ranks.set_item(PyBytes::new(py, bytes), rank)?;
+    }
+    Ok(ranks)
+}
+
+#[pymodule(gil_used = false)]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyEncoder>()?;
+    m.add_class::<PySpecialPolicy>()?;
+    m.add_function(wrap_pyfunction!(parse_rank_file, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("is_release_build", !cfg!(debug_assertions))?;
+    Ok(())
+}

@@ -1,0 +1,341 @@
+//! `Encoder`: split -> merge, special tokens, and decoding; the crate's front door.
+
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
+
+use crate::batch::map_in_parallel;
+use crate::error::{DecodeError, EncodeError, VocabError};
+use crate::merge::{byte_pair_encode, encode_piece};
+use crate::special::{SpecialPolicy, SpecialTokens};
+use crate::split::Splitter;
+use crate::vocab::{escape, Rank, Vocab};
+
+/// A byte-level BPE tokenizer: a vocab, a split pattern and special tokens.
+///
+/// Immutable once built, and `Send + Sync`, so one encoder serves any number of threads.
+#[derive(Debug)]
+pub struct Encoder {
+    vocab: Vocab,
+    splitter: Splitter,
+    pattern: String,
+    specials: SpecialTokens,
+    /// Ranks ordered by their token bytes, for prefix searches; built on first use.
+    sorted_ranks: OnceLock<Vec<Rank>>,
+}
+
+impl Encoder {
+    /// Builds an encoder from a vocab, a split pattern and `(special token, id)` pairs.
+    pub fn new(
+        vocab: Vocab,
+        pattern: &str,
+        special_tokens: impl IntoIterator<Item = (String, Rank)>,
+    ) -> Result<Self, VocabError> {
+        let splitter = Splitter::new(pattern)?;
+        let specials = SpecialTokens::new(special_tokens, |rank| {
+            vocab.token_bytes(rank).map(|bytes| format!("the ordinary token {:?}", escape(bytes)))
+        })?;
+        Ok(Self { vocab, splitter, pattern: pattern.to_owned(), specials, sorted_ranks: OnceLock::new() })
+    }
+
+    /// Builds an encoder from the contents of a `.tiktoken` rank file (see [`Vocab::parse`]).
+    pub fn from_vocab_file(
+        file: &[u8],
+        pattern: &str,
+        special_tokens: impl IntoIterator<Item = (String, Rank)>,
+    ) -> Result<Self, VocabError> {
+        Self::new(Vocab::parse(file)?, pattern, special_tokens)
+    }
+
+    // ==== Encoding ====
+
+    /// Encodes text, treating special-token strings as ordinary text.
+    ///
+    /// Fails only when a split pattern outside the bundled ones exhausts the backtracking engine's stack.
+    pub fn encode_ordinary(&self, text: &str) -> Result<Vec<Rank>, EncodeError> {
+        let mut out = Vec::with_capacity(text.len() / 4 + 1);
+        self.encode_ordinary_into(text, &mut out)?;
+        Ok(out)
+    }
+
+    /// Appends the tokens of `text` (no special tokens) to `out`; returns how many the last piece gave.
+    pub fn encode_ordinary_into(&self, text: &str, out: &mut Vec<Rank>) -> Result<usize, EncodeError> {
+        let bytes = text.as_bytes();
+        let mut last_piece_tokens = 0;
+        self.splitter.for_each_piece(text, |start, end| {
+            let before = out.len();
+            encode_piece(&self.vocab, &bytes[start..end], out);
+            last_piece_tokens = out.len() - before;
+        })?;
+        Ok(last_piece_tokens)
+    }
+
+    /// Encodes text, encoding the special tokens that `policy` allows and failing on those it disallows.
+    pub fn encode(&self, text: &str, policy: &SpecialPolicy) -> Result<Vec<Rank>, EncodeError> {
+        Ok(self.encode_tracking_last_piece(text, policy)?.0)
+    }
+
+    /// [`encode`](Self::encode), also returning how many tokens the last piece gave (0 after a special token).
+    fn encode_tracking_last_piece(&self, text: &str, policy: &SpecialPolicy) -> Result<(Vec<Rank>, usize), EncodeError> {
+        let mut out = Vec::with_capacity(text.len() / 4 + 1);
+        let mut last_piece_tokens = 0;
+        let mut start = 0;
+        for special in self.specials.find(text, policy)? {
+            self.encode_ordinary_into(&text[start..special.start], &mut out)?;
+            out.push(special.rank);
+            last_piece_tokens = 0;
+            start = special.end;
+        }
+        if start < text.len() {
+            last_piece_tokens = self.encode_ordinary_into(&text[start..], &mut out)?;
+        }
+        Ok((out, last_piece_tokens))
+    }
+
+    /// [`encode_ordinary`](Self::encode_ordinary) of each text on up to `threads` threads (0: one per CPU).
+    pub fn encode_ordinary_batch<S: AsRef<str> + Sync>(
+        &self,
+        texts: &[S],
+        threads: usize,
+    ) -> Result<Vec<Vec<Rank>>, EncodeError> {
+        map_in_parallel(texts, threads, |text| self.encode_ordinary(text.as_ref()))
+    }
+
+    /// [`encode`](Self::encode) of each text on up to `threads` threads (0: one per CPU).
+    pub fn encode_batch<S: AsRef<str> + Sync>(
+        &self,
+        texts: &[S],
+        policy: &SpecialPolicy,
+        threads: usize,
+    ) -> Result<Vec<Vec<Rank>>, EncodeError> {
+        map_in_parallel(texts, threads, |text| self.encode(text.as_ref(), policy))
+    }
+
+    /// The policy for one call: which special tokens to encode as such, which to reject.
+    pub fn special_policy<'a>(
+        &self,
+        allowed: impl IntoIterator<Item = &'a str>,
+        disallowed: impl IntoIterator<Item = &'a str>,
+    ) -> SpecialPolicy {
+        self.specials.policy(allowed, disallowed)
+    }
+
+    /// Encodes text into stable tokens and the token sequences that could complete its unstable end.
+    ///
+    /// The last piece of `text` may merge differently once more text follows; its tokens are left out of the stable
+    /// tokens, and each completion is a sequence of tokens that starts with its bytes. Same contract as tiktoken's
+    /// `encode_with_unstable`; completions come sorted.
+    pub fn encode_with_unstable(
+        &self,
+        text: &str,
+        policy: &SpecialPolicy,
+    ) -> Result<(Vec<Rank>, Vec<Vec<Rank>>), EncodeError> {
+        let (mut tokens, last_piece_tokens) = self.encode_tracking_last_piece(text, policy)?;
+        if last_piece_tokens == 0 {
+            return Ok((tokens, Vec::new()));
+        }
+        let last_piece_tokens = self.extend_over_trailing_whitespace(&tokens, last_piece_tokens);
+        let unstable = self.decode_bytes(&tokens[tokens.len() - last_piece_tokens..]).expect("tokens just encoded");
+        tokens.truncate(tokens.len() - last_piece_tokens);
+        let mut completions = BTreeSet::new();
+        if unstable.is_empty() {
+            return Ok((tokens, Vec::new()));
+        }
+        // Every single token that starts with the unstable bytes completes them.
+        for rank in self.ranks_with_prefix(&unstable) {
+            completions.insert(vec![rank]);
+        }
+        // A token may straddle the end of the text: try each split of the unstable bytes into a kept prefix and a
+        // suffix that some token starts with, and re-encode prefix + token.
+        for split in 1..unstable.len() {
+            let (prefix, suffix) = unstable.split_at(split);
+            for rank in self.ranks_with_prefix(suffix) {
+                let token = self.vocab.token_bytes(rank).expect("sorted ranks are tokens");
+                let possibility = [prefix, token].concat();
+                let encoded = match std::str::from_utf8(&possibility) {
+                    // Re-split: the extra bytes may introduce a split that prevents merges.
+                    Ok(text) => self.encode_ordinary(text)?,
+                    Err(_) => {
+                        let mut out = Vec::new();
+                        byte_pair_encode(&self.vocab, &possibility, &mut out);
+                        out
+                    }
+                };
+                let mut sequence = Vec::new();
+                let mut covered = 0;
+                for rank in encoded {
+                    sequence.push(rank);
+                    covered += self.token_len(rank);
+                    if covered >= unstable.len() {
+                        break;
+                    }
+                }
+                completions.insert(sequence);
+            }
+        }
+        // More text may make a split appear before trailing whitespace (`\s+(?!\S)`), so the last character may
+        // become a token of its own.
+        if unstable.len() > 1 {
+            if let Some(last) = last_char_len(&unstable).filter(|&(c, _)| c.is_whitespace()).map(|(_, len)| len) {
+                let at = unstable.len() - last;
+                if at > 0 {
+                    let mut reencoded = Vec::new();
+                    byte_pair_encode(&self.vocab, &unstable[..at], &mut reencoded);
+                    byte_pair_encode(&self.vocab, &unstable[at..], &mut reencoded);
+                    completions.insert(reencoded);
+                }
+            }
+        }
+        Ok((tokens, completions.into_iter().collect()))
+    }
+
+    /// Whitespace-only tokens before the last piece may merge with it once more text follows (cl100k_base's
+    /// `\s*[\r\n]` can turn "\n" + " " into "\n \n"), so count them as part of the unstable end.
+    fn extend_over_trailing_whitespace(&self, tokens: &[Rank], mut last_piece_tokens: usize) -> usize {
+        let is_all_space = |rank: Rank| {
+            self.vocab.token_bytes(rank).is_some_and(|bytes| bytes.iter().all(|byte| b" \n\t".contains(byte)))
+        };
+        if is_all_space(tokens[tokens.len() - last_piece_tokens]) {
+            while last_piece_tokens < tokens.len() && is_all_space(tokens[tokens.len() - last_piece_tokens - 1]) {
+                last_piece_tokens += 1;
+            }
+        }
+        last_piece_tokens
+    }
+
+    /// Encodes bytes that are one token (ordinary or special) to its id.
+    pub fn encode_single_token(&self, bytes: &[u8]) -> Option<Rank> {
+        self.vocab.rank(bytes).or_else(|| self.specials.rank(bytes))
+    }
+
+    /// Encodes bytes as one piece, with no split: the piece's token if it is one, else its byte-pair merge.
+    pub fn encode_single_piece(&self, bytes: &[u8]) -> Vec<Rank> {
+        let mut out = Vec::new();
+        encode_piece(&self.vocab, bytes, &mut out);
+        out
+    }
+
+    /// Encodes bytes that may not be valid UTF-8 (tiktoken's `_encode_bytes`): the valid prefix is encoded as text,
+    /// then its last piece and the invalid rest are merged as bytes.
+    pub fn encode_bytes(&self, bytes: &[u8]) -> Result<Vec<Rank>, EncodeError> {
+        let valid_up_to = match std::str::from_utf8(bytes) {
+            Ok(text) => return self.encode_ordinary(text),
+            Err(err) => err.valid_up_to(),
+        };
+        let text = std::str::from_utf8(&bytes[..valid_up_to]).expect("valid up to this point");
+        let no_specials = self.special_policy([], []);
+        let (mut tokens, last_piece_tokens) = self.encode_tracking_last_piece(text, &no_specials)?;
+        let mut unstable = Vec::new();
+        if !tokens.is_empty() && last_piece_tokens > 0 {
+            let last_piece_tokens = self.extend_over_trailing_whitespace(&tokens, last_piece_tokens);
+            unstable = self.decode_bytes(&tokens[tokens.len() - last_piece_tokens..]).expect("tokens just encoded");
+            tokens.truncate(tokens.len() - last_piece_tokens);
+        }
+        unstable.extend_from_slice(&bytes[valid_up_to..]);
+        encode_piece(&self.vocab, &unstable, &mut tokens);
+        Ok(tokens)
+    }
+
+    // ==== Decoding ====
+
+    /// Decodes tokens (ordinary and special) to bytes.
+    pub fn decode_bytes(&self, tokens: &[Rank]) -> Result<Vec<u8>, DecodeError> {
+        let mut out = Vec::with_capacity(tokens.len() * 4);
+        for &token in tokens {
+            out.extend_from_slice(self.decode_single_token_bytes(token)?);
+        }
+        Ok(out)
+    }
+
+    /// [`decode_bytes`](Self::decode_bytes) of each token sequence on up to `threads` threads (0: one per CPU).
+    pub fn decode_bytes_batch<T: AsRef<[Rank]> + Sync>(
+        &self,
+        batch: &[T],
+        threads: usize,
+    ) -> Result<Vec<Vec<u8>>, DecodeError> {
+        map_in_parallel(batch, threads, |tokens| self.decode_bytes(tokens.as_ref()))
+    }
+
+    /// The bytes of one token (ordinary or special).
+    #[inline]
+    pub fn decode_single_token_bytes(&self, token: Rank) -> Result<&[u8], DecodeError> {
+        self.vocab
+            .token_bytes(token)
+            .or_else(|| self.specials.text(token).map(str::as_bytes))
+            .ok_or(DecodeError::UnknownToken { token })
+    }
+
+    fn token_len(&self, token: Rank) -> usize {
+        self.decode_single_token_bytes(token).map_or(0, <[u8]>::len)
+    }
+
+    // ==== Vocabulary ====
+
+    /// The mergeable tokens.
+    pub fn vocab(&self) -> &Vocab {
+        &self.vocab
+    }
+
+    /// The split pattern.
+    pub fn pattern(&self) -> &str {
+        &self.pattern
+    }
+
+    /// Whether the split pattern runs on the linear-time engine (true for the bundled encodings).
+    pub fn has_linear_splitter(&self) -> bool {
+        self.splitter.is_linear()
+    }
+
+    /// Every `(special token, id)`, in id order.
+    pub fn special_tokens(&self) -> impl Iterator<Item = (&str, Rank)> + '_ {
+        self.specials.iter()
+    }
+
+    /// The largest id, ordinary or special.
+    pub fn max_token_value(&self) -> Rank {
+        self.vocab.max_rank().max(self.specials.max_rank().unwrap_or(0))
+    }
+
+    /// The bytes of every mergeable token, sorted bytewise (tiktoken's `token_byte_values`).
+    pub fn token_byte_values(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.sorted_ranks().iter().map(|&rank| self.vocab.token_bytes(rank).expect("sorted ranks are tokens"))
+    }
+
+    fn sorted_ranks(&self) -> &[Rank] {
+        self.sorted_ranks.get_or_init(|| {
+            let mut ranks: Vec<Rank> = self.vocab.iter().map(|(_, rank)| rank).collect();
+            ranks.sort_unstable_by_key(|&rank| self.vocab.token_bytes(rank));
+            ranks
+        })
+    }
+
+    /// The ranks of the tokens that start with `prefix`, in bytewise order of their bytes.
+    fn ranks_with_prefix<'a>(&'a self, prefix: &'a [u8]) -> impl Iterator<Item = Rank> + 'a {
+        let sorted = self.sorted_ranks();
+        let bytes = |rank: Rank| self.vocab.token_bytes(rank).expect("sorted ranks are tokens");
+        let first = sorted.partition_point(|&rank| bytes(rank) < prefix);
+        sorted[first..].iter().copied().take_while(move |&rank| bytes(rank).starts_with(prefix))
+    }
+}
+
+/// The last character of `bytes` and its length in bytes, if `bytes` ends with a complete UTF-8 character.
+fn last_char_len(bytes: &[u8]) -> Option<(char, usize)> {
+    (1..=4.min(bytes.len())).find_map(|len| {
+        let text = std::str::from_utf8(&bytes[bytes.len() - len..]).ok()?;
+        let mut chars = text.chars();
+        let c = chars.next()?;
+        chars.next().is_none().then_some((c, len))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn encoder_is_send_and_sync() {
+        assert_send_sync::<Encoder>();
+        assert_send_sync::<SpecialPolicy>();
+    }
+}

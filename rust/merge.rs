@@ -1,0 +1,216 @@
+//! Byte-pair merge of a single piece: repeatedly join the adjacent pair with the lowest rank.
+//!
+//! # The algorithm
+//!
+//! A piece starts as one part per byte. While some adjacent pair of parts is itself a token, the pair whose token
+//! has the lowest rank is joined (the leftmost such pair when ranks tie, so results equal tiktoken's). With ranks
+//! `"ab"=256, "cd"=257, "abcd"=258`, the piece `"abcd"` goes `a b c d -> ab c d -> ab cd -> abcd`: one token, 258.
+//! Before merging, [`encode_piece`] looks the whole piece up, as tiktoken does: most pieces of real text are one
+//! token, and a token that the merges could not reach is still used when a piece equals it.
+//!
+//! # Cost
+//!
+//! For a piece of `n` bytes and `m` merges, the simple form rescans all pairs after each merge: `O(n * m)`, which
+//! is the fastest form for the short pieces of ordinary text (tiktoken's choice), and quadratic on a long one (a
+//! megabyte of one repeated character is one piece). Pieces longer than [`LINEAR_THRESHOLD`] bytes therefore use
+//! a priority queue of candidate pairs over a linked list of parts instead: each merge costs `O(log n)`, so a piece
+//! costs `O(n log n)` in all. Stale queue entries are skipped when popped: an entry `(rank, start)` is still valid
+//! exactly when the part starting at `start` is alive and its pair with the next part still has that rank (a rank
+//! names one byte string, so equal rank at the same start means the same pair). Both forms give the same tokens;
+//! the tests check them against each other.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use crate::vocab::{Rank, Vocab};
+
+/// Pieces up to this many bytes use the simple rescanning merge; longer ones the `O(n log n)` one.
+pub const LINEAR_THRESHOLD: usize = 128;
+
+const NO_PAIR: Rank = Rank::MAX;
+
+/// Appends the tokens of one piece: the piece itself when it is a token, else its byte-pair merge.
+#[inline]
+pub fn encode_piece(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>) {
+    if let Some(rank) = vocab.rank(piece) {
+        out.push(rank);
+    } else {
+        byte_pair_encode(vocab, piece, out);
+    }
+}
+
+/// Appends the byte-pair merge of `piece`, without first looking the whole piece up.
+pub fn byte_pair_encode(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>) {
+    match piece.len() {
+        0 => {}
+        1 => out.push(vocab.byte_rank(piece[0])),
+        n if n <= LINEAR_THRESHOLD => merge_by_rescanning(vocab, piece, out),
+        _ => merge_with_queue(vocab, piece, out),
+    }
+}
+
+fn merge_by_rescanning(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>) {
+    // parts[i] = (start of part i, rank of the token joining parts i and i + 1); the last entry marks the end.
+    let mut parts: Vec<(usize, Rank)> = Vec::with_capacity(piece.len() + 1);
+    for start in 0..piece.len() - 1 {
+        parts.push((start, vocab.rank(&piece[start..start + 2]).unwrap_or(NO_PAIR)));
+    }
+    parts.push((piece.len() - 1, NO_PAIR));
+    parts.push((piece.len(), NO_PAIR));
+    let pair_rank = |parts: &[(usize, Rank)], i: usize| -> Rank {
+        match parts.get(i + 2) {
+            Some(&(end, _)) => vocab.rank(&piece[parts[i].0..end]).unwrap_or(NO_PAIR),
+            None => NO_PAIR,
+        }
+    };
+    loop {
+        let mut best = (NO_PAIR, 0);
+        for (i, &(_, rank)) in parts[..parts.len() - 1].iter().enumerate() {
+            if rank < best.0 {
+                best = (rank, i);
+            }
+        }
+        let (rank, i) = best;
+        if rank == NO_PAIR {
+            break;
+        }
+        parts.remove(i + 1);
+        parts[i].1 = pair_rank(&parts, i);
+        if i > 0 {
+            parts[i - 1].1 = pair_rank(&parts, i - 1);
+        }
+    }
+    out.extend(parts.windows(2).map(|pair| {
+        vocab.rank(&piece[pair[0].0..pair[1].0]).expect("every part is a single byte or the token of a merge")
+    }));
+}
+
+fn merge_with_queue(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>) {
+    let n = piece.len();
+    // Parts are identified by their start byte; `next[i]` is the start of the following part (n at the end) and
+    // `prev[i]` the start of the preceding one. `pair[i]` is the rank joining part i with its successor.
+    let mut next: Vec<usize> = (1..=n).collect();
+    let mut prev: Vec<usize> = (0..n).map(|i| i.wrapping_sub(1)).collect();
+    let mut alive = vec![true; n];
+    let mut pair = vec![NO_PAIR; n];
+    let mut queue = BinaryHeap::with_capacity(n);
+    for i in 0..n - 1 {
+        pair[i] = vocab.rank(&piece[i..i + 2]).unwrap_or(NO_PAIR);
+        if pair[i] != NO_PAIR {
+            queue.push(Reverse((pair[i], i)));
+        }
+    }
+    let rank_after = |next: &[usize], i: usize| -> Rank {
+        let j = next[i];
+        if j >= n {
+            return NO_PAIR;
+        }
+        vocab.rank(&piece[i..next[j]]).unwrap_or(NO_PAIR)
+    };
+    while let Some(Reverse((rank, i))) = queue.pop() {
+        if !alive[i] || pair[i] != rank {
+            continue;
+        }
+        let j = next[i];
+        alive[j] = false;
+        next[i] = next[j];
+        if next[j] < n {
+            prev[next[j]] = i;
+        }
+        pair[i] = rank_after(&next, i);
+        if pair[i] != NO_PAIR {
+            queue.push(Reverse((pair[i], i)));
+        }
+        let before = prev[i];
+        if before < n {
+            pair[before] = rank_after(&next, before);
+            if pair[before] != NO_PAIR {
+                queue.push(Reverse((pair[before], before)));
+            }
+        }
+    }
+    let mut start = 0;
+    while start < n {
+        let end = next[start];
+        out.push(vocab.rank(&piece[start..end]).expect("every part is a single byte or the token of a merge"));
+        start = end;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vocab(merges: &[&str]) -> Vocab {
+        let bytes = (0..=255u8).map(|byte| (Box::from([byte]), Rank::from(byte)));
+        let merged = merges.iter().zip(256..).map(|(token, rank)| (Box::from(token.as_bytes()), rank));
+        Vocab::from_ranks(bytes.chain(merged)).expect("valid test vocab")
+    }
+
+    fn both(vocab: &Vocab, piece: &[u8]) -> (Vec<Rank>, Vec<Rank>) {
+        let (mut simple, mut queued) = (Vec::new(), Vec::new());
+        if piece.len() > 1 {
+            merge_by_rescanning(vocab, piece, &mut simple);
+            merge_with_queue(vocab, piece, &mut queued);
+        }
+        (simple, queued)
+    }
+
+    #[test]
+    fn merges_follow_rank_order() {
+        let vocab = vocab(&["ab", "cd", "abcd"]);
+        let mut out = Vec::new();
+        byte_pair_encode(&vocab, b"abcd", &mut out);
+        assert_eq!(out, [258]);
+    }
+
+    #[test]
+    fn ties_merge_leftmost_first() {
+        // "aaa": both pairs are "aa" (256); the left one merges, leaving "aa" + "a".
+        let vocab = vocab(&["aa"]);
+        let (simple, queued) = both(&vocab, b"aaa");
+        assert_eq!(simple, [256, 97]);
+        assert_eq!(queued, simple);
+    }
+
+    #[test]
+    fn whole_piece_lookup_wins_over_merges() {
+        // "abc" is a token, but no merge reaches it ("ab" and "bc" are not tokens).
+        let vocab = vocab(&["abc"]);
+        let mut out = Vec::new();
+        encode_piece(&vocab, b"abc", &mut out);
+        assert_eq!(out, [256]);
+        out.clear();
+        byte_pair_encode(&vocab, b"abc", &mut out);
+        assert_eq!(out, [97, 98, 99]);
+    }
+
+    #[test]
+    fn both_forms_agree_on_many_pieces() {
+        let vocab = vocab(&["aa", "ab", "ba", "aaaa", "abab", "bb", "aab", "baa", "aaaaaaaa", "abba", "bbbb"]);
+        let mut state = 0x2545_f491_u32;
+        for len in 2..300 {
+            for _ in 0..5 {
+                let piece: Vec<u8> = (0..len)
+                    .map(|_| {
+                        state ^= state << 13;
+                        state ^= state >> 17;
+                        state ^= state << 5;
+                        [b'a', b'b', b'a', b'c'][(state % 4) as usize]
+                    })
+                    .collect();
+                let (simple, queued) = both(&vocab, &piece);
+                assert_eq!(simple, queued, "piece {:?}", String::from_utf8_lossy(&piece));
+            }
+        }
+    }
+
+    #[test]
+    fn a_long_run_of_one_byte_merges_quickly() {
+        let vocab = vocab(&["aa", "aaaa", "aaaaaaaa"]);
+        let mut out = Vec::new();
+        byte_pair_encode(&vocab, &vec![b'a'; 1 << 20], &mut out);
+        assert_eq!(out.len(), (1 << 20) / 8);
+        assert!(out.iter().all(|&rank| rank == 258));
+    }
+}

@@ -1,0 +1,225 @@
+//! `Vocab`: the bytes <-> rank table of the mergeable tokens, and the parser for `.tiktoken` rank files.
+
+use std::fmt::Write as _;
+
+use base64::Engine as _;
+use rustc_hash::FxHashMap;
+
+use crate::error::VocabError;
+
+/// A token id. In byte-level BPE the id is also the merge priority (lower merges first).
+pub type Rank = u32;
+
+/// The largest rank a vocab may use: ranks index a dense decode table, so a stray huge rank would cost gigabytes.
+pub const MAX_RANK: Rank = (1 << 24) - 1;
+
+/// The mergeable tokens: each token's bytes and its rank, both ways.
+///
+/// Invariants, checked at construction: every single byte has a rank, tokens and ranks are unique, no token is
+/// empty, every rank is at most [`MAX_RANK`].
+#[derive(Debug, Clone)]
+pub struct Vocab {
+    ranks: FxHashMap<Box<[u8]>, Rank>,
+    /// `token_bytes[starts[r]..starts[r + 1]]` are the bytes of rank `r`; empty where no token has rank `r`.
+    starts: Vec<u32>,
+    token_bytes: Vec<u8>,
+    byte_ranks: [Rank; 256],
+}
+
+impl Vocab {
+    /// Parses a `.tiktoken` rank file: one `<base64 token> <rank>` per line, blank lines ignored.
+    ///
+    /// ```
+    /// let mut file = String::new();
+    /// for byte in 0..=255u8 {
+    ///     use base64::Engine as _;
+    ///     file += &format!("{} {byte}\n", base64::engine::general_purpose::STANDARD.encode([byte]));
+    /// }
+    /// let vocab = bytepair::Vocab::parse(file.as_bytes())?;
+    /// assert_eq!(vocab.rank(b"a"), Some(97));
+    /// # Ok::<(), bytepair::VocabError>(())
+    /// ```
+    pub fn parse(file: &[u8]) -> Result<Self, VocabError> {
+        let mut entries = Vec::with_capacity(file.len() / 12);
+        let mut token = Vec::new();
+        for (index, line) in file.split(|&byte| byte == b'\n').enumerate() {
+            let line_number = index + 1;
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.is_empty() {
+                continue;
+            }
+            let mut fields = line.split(u8::is_ascii_whitespace).filter(|field| !field.is_empty());
+            let (Some(encoded), Some(rank), None) = (fields.next(), fields.next(), fields.next()) else {
+                return Err(VocabError::MalformedLine { line: line_number, found: excerpt(line) });
+            };
+            token.clear();
+            base64::engine::general_purpose::STANDARD.decode_vec(encoded, &mut token).map_err(|_| {
+                VocabError::InvalidBase64 { line: line_number, token: String::from_utf8_lossy(encoded).into_owned() }
+            })?;
+            let rank = parse_rank(rank)
+                .ok_or_else(|| VocabError::InvalidRank { line: line_number, rank: excerpt(rank) })?;
+            entries.push((token.as_slice().into(), rank));
+        }
+        Self::from_ranks(entries)
+    }
+
+    /// Builds a vocab from `(token bytes, rank)` pairs, validating them.
+    pub fn from_ranks(entries: impl IntoIterator<Item = (Box<[u8]>, Rank)>) -> Result<Self, VocabError> {
+        let entries = entries.into_iter();
+        let mut ranks: FxHashMap<Box<[u8]>, Rank> =
+            FxHashMap::with_capacity_and_hasher(entries.size_hint().0, rustc_hash::FxBuildHasher);
+        let mut by_rank: Vec<Option<Box<[u8]>>> = Vec::new();
+        for (token, rank) in entries {
+            if rank > MAX_RANK {
+                return Err(VocabError::RankTooLarge { rank });
+            }
+            if token.is_empty() {
+                return Err(VocabError::EmptyToken { rank });
+            }
+            let slot = rank as usize;
+            if by_rank.len() <= slot {
+                by_rank.resize(slot + 1, None);
+            }
+            if let Some(first) = &by_rank[slot] {
+                return Err(VocabError::DuplicateRank { rank, first: escape(first), second: escape(&token) });
+            }
+            if let Some(&first) = ranks.get(&token) {
+                return Err(VocabError::DuplicateToken { token: escape(&token), first, second: rank });
+            }
+            ranks.insert(token.clone(), rank);
+            by_rank[slot] = Some(token);
+        }
+        let mut byte_ranks = [0; 256];
+        for byte in 0..=255u8 {
+            byte_ranks[byte as usize] = *ranks.get(&[byte][..]).ok_or(VocabError::MissingByte { byte })?;
+        }
+        let mut starts = Vec::with_capacity(by_rank.len() + 1);
+        let mut token_bytes = Vec::new();
+        for token in &by_rank {
+            starts.push(u32::try_from(token_bytes.len()).map_err(|_| VocabError::TooLarge)?);
+            if let Some(token) = token {
+                token_bytes.extend_from_slice(token);
+            }
+        }
+        starts.push(u32::try_from(token_bytes.len()).map_err(|_| VocabError::TooLarge)?);
+        Ok(Self { ranks, starts, token_bytes, byte_ranks })
+    }
+
+    /// The rank of a token, if `bytes` is one.
+    #[inline]
+    pub fn rank(&self, bytes: &[u8]) -> Option<Rank> {
+        if let [byte] = bytes {
+            return Some(self.byte_ranks[*byte as usize]);
+        }
+        self.ranks.get(bytes).copied()
+    }
+
+    /// The rank of a single byte; every byte has one.
+    #[inline]
+    pub fn byte_rank(&self, byte: u8) -> Rank {
+        self.byte_ranks[byte as usize]
+    }
+
+    /// The bytes of the token with rank `rank`, if there is one.
+    #[inline]
+    pub fn token_bytes(&self, rank: Rank) -> Option<&[u8]> {
+        let rank = rank as usize;
+        let (&start, &end) = (self.starts.get(rank)?, self.starts.get(rank + 1)?);
+        (start < end).then(|| &self.token_bytes[start as usize..end as usize])
+    }
+
+    /// The number of mergeable tokens.
+    pub fn len(&self) -> usize {
+        self.ranks.len()
+    }
+
+    /// Whether the vocab is empty (never true: every vocab has the 256 single bytes).
+    pub fn is_empty(&self) -> bool {
+        self.ranks.is_empty()
+    }
+
+    /// The largest rank.
+    pub fn max_rank(&self) -> Rank {
+        Rank::try_from(self.starts.len().saturating_sub(2)).expect("ranks are at most MAX_RANK")
+    }
+
+    /// Every `(token bytes, rank)`, in rank order.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], Rank)> + '_ {
+        (0..=self.max_rank()).filter_map(|rank| Some((self.token_bytes(rank)?, rank)))
+    }
+}
+
+fn parse_rank(text: &[u8]) -> Option<Rank> {
+    let text = std::str::from_utf8(text).ok()?;
+    if !text.bytes().all(|byte| byte.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+/// A short, printable rendering of part of a line for an error message.
+fn excerpt(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    if text.chars().count() > 80 {
+        text.chars().take(80).collect::<String>() + "..."
+    } else {
+        text.into_owned()
+    }
+}
+
+/// Token bytes as a Python-like escaped string, for error messages.
+pub(crate) fn escape(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for byte in chunk.invalid() {
+            let _ = write!(out, "\\x{byte:02x}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn byte_lines() -> String {
+        (0..=255u8)
+            .map(|byte| format!("{} {byte}\n", base64::engine::general_purpose::STANDARD.encode([byte])))
+            .collect()
+    }
+
+    #[test]
+    fn parses_ranks_and_round_trips_tokens() {
+        let file = byte_lines() + "YWI= 256\r\n\nY2Q= 300\n";
+        let vocab = Vocab::parse(file.as_bytes()).expect("valid");
+        assert_eq!(vocab.rank(b"ab"), Some(256));
+        assert_eq!(vocab.token_bytes(300), Some(&b"cd"[..]));
+        assert_eq!(vocab.token_bytes(299), None);
+        assert_eq!(vocab.max_rank(), 300);
+        assert_eq!(vocab.len(), 258);
+        assert_eq!(vocab.iter().count(), 258);
+    }
+
+    #[test]
+    fn rejects_malformed_lines_with_their_number() {
+        let file = byte_lines() + "YWI=256\n";
+        let err = Vocab::parse(file.as_bytes()).unwrap_err();
+        assert!(matches!(err, VocabError::MalformedLine { line: 257, .. }), "{err}");
+        let err = Vocab::parse((byte_lines() + "Y!I= 256\n").as_bytes()).unwrap_err();
+        assert!(matches!(err, VocabError::InvalidBase64 { line: 257, .. }), "{err}");
+        let err = Vocab::parse((byte_lines() + "YWI= -1\n").as_bytes()).unwrap_err();
+        assert!(matches!(err, VocabError::InvalidRank { line: 257, .. }), "{err}");
+    }
+
+    #[test]
+    fn rejects_duplicates_and_missing_bytes() {
+        let err = Vocab::parse((byte_lines() + "YWI= 256\nY2Q= 256\n").as_bytes()).unwrap_err();
+        assert!(matches!(err, VocabError::DuplicateRank { rank: 256, .. }), "{err}");
+        let err = Vocab::parse((byte_lines() + "YWI= 256\nYWI= 257\n").as_bytes()).unwrap_err();
+        assert!(matches!(err, VocabError::DuplicateToken { first: 256, second: 257, .. }), "{err}");
+        let without_a: String = byte_lines().lines().filter(|line| !line.ends_with(" 97")).map(|l| l.to_owned() + "\n").collect();
+        let err = Vocab::parse(without_a.as_bytes()).unwrap_err();
+        assert!(matches!(err, VocabError::MissingByte { byte: b'a' }), "{err}");
+    }
+}
