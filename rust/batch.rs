@@ -8,7 +8,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Applies `work` to every input on up to `threads` threads (0: one per CPU this process may use); results come in
 /// input order, and the first error (in input order) is returned.
-pub fn map_in_parallel<I, T, E>(inputs: &[I], threads: usize, work: impl Fn(&I) -> Result<T, E> + Sync) -> Result<Vec<T>, E>
+pub fn map_in_parallel<I, T, E>(
+    inputs: &[I],
+    threads: usize,
+    work: impl Fn(&I) -> Result<T, E> + Sync,
+) -> Result<Vec<T>, E>
 where
     I: Sync,
     T: Send,
@@ -31,7 +35,9 @@ where
                     let mut results = Vec::new();
                     loop {
                         let index = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(input) = inputs.get(index) else { break };
+                        let Some(input) = inputs.get(index) else {
+                            break;
+                        };
                         results.push((index, work(input)));
                     }
                     results

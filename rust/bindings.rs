@@ -1,6 +1,9 @@
 //! All PyO3 code: the `bytepair._core` module, the `Encoder` and `SpecialPolicy` classes, and the one mapping
 //! from Rust errors to Python exceptions.
 
+// PyO3 extracts arguments into owned values (`Vec<String>`, `PyBackedStr`); borrowing them is not an option.
+#![allow(clippy::needless_pass_by_value)]
+
 use std::collections::HashMap;
 
 use pyo3::prelude::*;

@@ -75,7 +75,11 @@ impl Encoder {
     }
 
     /// [`encode`](Self::encode), also returning how many tokens the last piece gave (0 after a special token).
-    fn encode_tracking_last_piece(&self, text: &str, policy: &SpecialPolicy) -> Result<(Vec<Rank>, usize), EncodeError> {
+    fn encode_tracking_last_piece(
+        &self,
+        text: &str,
+        policy: &SpecialPolicy,
+    ) -> Result<(Vec<Rank>, usize), EncodeError> {
         let mut out = Vec::with_capacity(text.len() / 4 + 1);
         let mut last_piece_tokens = 0;
         let mut start = 0;
@@ -151,14 +155,13 @@ impl Encoder {
             for rank in self.ranks_with_prefix(suffix) {
                 let token = self.vocab.token_bytes(rank).expect("sorted ranks are tokens");
                 let possibility = [prefix, token].concat();
-                let encoded = match std::str::from_utf8(&possibility) {
-                    // Re-split: the extra bytes may introduce a split that prevents merges.
-                    Ok(text) => self.encode_ordinary(text)?,
-                    Err(_) => {
-                        let mut out = Vec::new();
-                        byte_pair_encode(&self.vocab, &possibility, &mut out);
-                        out
-                    }
+                // Re-split valid text: the extra bytes may introduce a split that prevents merges.
+                let encoded = if let Ok(text) = std::str::from_utf8(&possibility) {
+                    self.encode_ordinary(text)?
+                } else {
+                    let mut out = Vec::new();
+                    byte_pair_encode(&self.vocab, &possibility, &mut out);
+                    out
                 };
                 let mut sequence = Vec::new();
                 let mut covered = 0;

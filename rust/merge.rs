@@ -143,8 +143,8 @@ mod tests {
 
     fn vocab(merges: &[&str]) -> Vocab {
         let bytes = (0..=255u8).map(|byte| (Box::from([byte]), Rank::from(byte)));
-        let merged = merges.iter().zip(256..).map(|(token, rank)| (Box::from(token.as_bytes()), rank));
-        Vocab::from_ranks(bytes.chain(merged)).expect("valid test vocab")
+        let tokens = merges.iter().zip(256..).map(|(token, rank)| (Box::from(token.as_bytes()), rank));
+        Vocab::from_ranks(bytes.chain(tokens)).expect("valid test vocab")
     }
 
     fn both(vocab: &Vocab, piece: &[u8]) -> (Vec<Rank>, Vec<Rank>) {

@@ -137,7 +137,9 @@ impl SpecialTokens {
     /// Where allowed tokens overlap, the one that starts first wins, and the longest of those starting together.
     pub fn find(&self, text: &str, policy: &SpecialPolicy) -> Result<Vec<SpecialMatch>, EncodeError> {
         let mut found = Vec::new();
-        let Some(matcher) = &self.matcher else { return Ok(found) };
+        let Some(matcher) = &self.matcher else {
+            return Ok(found);
+        };
         if !(policy.any_allowed || policy.any_disallowed) {
             return Ok(found);
         }

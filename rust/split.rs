@@ -22,12 +22,10 @@ use regex_automata::{Anchored, Input, MatchKind};
 use crate::error::{EncodeError, VocabError};
 
 /// Split pattern of r50k_base, p50k_base, p50k_edit and gpt2 (tiktoken_ext/openai_public.py).
-pub const R50K_PATTERN: &str =
-    r"'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s";
+pub const R50K_PATTERN: &str = r"'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s";
 
 /// The pattern of the original GPT-2 release, which tiktoken replaced by the equivalent [`R50K_PATTERN`].
-pub const GPT2_ORIGINAL_PATTERN: &str =
-    r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
+pub const GPT2_ORIGINAL_PATTERN: &str = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
 
 /// Split pattern of cl100k_base.
 pub const CL100K_PATTERN: &str = r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s";
@@ -151,9 +149,7 @@ impl Splitter {
                     // The bundled patterns cover every character, so an anchored search (no reverse scan for the
                     // start) finds the next piece; an unanchored one is only needed for patterns with gaps.
                     let input = Input::new(text).range(start..);
-                    let found = regex
-                        .search(&input.clone().anchored(Anchored::Yes))
-                        .or_else(|| regex.search(&input));
+                    let found = regex.search(&input.clone().anchored(Anchored::Yes)).or_else(|| regex.search(&input));
                     let Some(found) = found else { break };
                     let end = match pieces[found.pattern().as_usize()] {
                         Piece::Whole => found.end(),
@@ -206,8 +202,23 @@ mod tests {
     #[test]
     fn both_engines_agree_on_whitespace_edge_cases() {
         let texts = [
-            "", " ", "  ", "a ", "a  ", " a", "  a", "a \n b", "x\r\n\r\n  y", "\t\t!", " \u{a0}\u{3000}z",
-            "hello  world  ", "1234567 89", "don't STOP'LL", "a\n\n\n", "  \n  \n  x", "x  !!  ??\n/ ",
+            "",
+            " ",
+            "  ",
+            "a ",
+            "a  ",
+            " a",
+            "  a",
+            "a \n b",
+            "x\r\n\r\n  y",
+            "\t\t!",
+            " \u{a0}\u{3000}z",
+            "hello  world  ",
+            "1234567 89",
+            "don't STOP'LL",
+            "a\n\n\n",
+            "  \n  \n  x",
+            "x  !!  ??\n/ ",
         ];
         for pattern in [R50K_PATTERN, CL100K_PATTERN, O200K_PATTERN, GPT2_ORIGINAL_PATTERN] {
             let fast = Splitter::new(pattern).expect("compiles");

@@ -56,8 +56,8 @@ impl Vocab {
             base64::engine::general_purpose::STANDARD.decode_vec(encoded, &mut token).map_err(|_| {
                 VocabError::InvalidBase64 { line: line_number, token: String::from_utf8_lossy(encoded).into_owned() }
             })?;
-            let rank = parse_rank(rank)
-                .ok_or_else(|| VocabError::InvalidRank { line: line_number, rank: excerpt(rank) })?;
+            let rank =
+                parse_rank(rank).ok_or_else(|| VocabError::InvalidRank { line: line_number, rank: excerpt(rank) })?;
             entries.push((token.as_slice().into(), rank));
         }
         Self::from_ranks(entries)
@@ -184,9 +184,11 @@ mod tests {
     use super::*;
 
     fn byte_lines() -> String {
-        (0..=255u8)
-            .map(|byte| format!("{} {byte}\n", base64::engine::general_purpose::STANDARD.encode([byte])))
-            .collect()
+        let mut lines = String::new();
+        for byte in 0..=255u8 {
+            let _ = writeln!(lines, "{} {byte}", base64::engine::general_purpose::STANDARD.encode([byte]));
+        }
+        lines
     }
 
     #[test]
@@ -218,7 +220,8 @@ mod tests {
         assert!(matches!(err, VocabError::DuplicateRank { rank: 256, .. }), "{err}");
         let err = Vocab::parse((byte_lines() + "YWI= 256\nYWI= 257\n").as_bytes()).unwrap_err();
         assert!(matches!(err, VocabError::DuplicateToken { first: 256, second: 257, .. }), "{err}");
-        let without_a: String = byte_lines().lines().filter(|line| !line.ends_with(" 97")).map(|l| l.to_owned() + "\n").collect();
+        let without_a: String =
+            byte_lines().lines().filter(|line| !line.ends_with(" 97")).map(|l| l.to_owned() + "\n").collect();
         let err = Vocab::parse(without_a.as_bytes()).unwrap_err();
         assert!(matches!(err, VocabError::MissingByte { byte: b'a' }), "{err}");
     }

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Collection, Sequence
-from typing import TYPE_CHECKING, AbstractSet, Any, Literal, NoReturn, Union
+from collections.abc import Set as AbstractSet
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, Union
 
 from bytepair import _core
 from bytepair.errors import DisallowedSpecialTokenError, UnknownTokenError, VocabFileError
@@ -328,7 +329,7 @@ class Encoding:
 
     def is_special_token(self, token: int) -> bool:
         """Whether an id belongs to a special token."""
-        assert isinstance(token, int)  # noqa: S101  (tiktoken's contract: an int, or AssertionError)
+        assert isinstance(token, int)  # tiktoken's contract: an int, or AssertionError
         return token in self._special_token_values
 
     @property
@@ -373,7 +374,7 @@ class Encoding:
         if isinstance(value, str):
             self.__dict__ = registry.get_encoding(value).__dict__
             return
-        assert isinstance(value, dict)  # noqa: S101
+        assert isinstance(value, dict)
         self.__init__(**value)  # type: ignore[misc]
 
     # ==== Special-token policy ====
@@ -414,7 +415,7 @@ def _key(argument: object) -> object:
         return "default" if isinstance(argument, set) else ()
     if isinstance(argument, (tuple, list)) and not argument:
         return ()
-    return frozenset(argument)  # type: ignore[arg-type]
+    return frozenset(argument)  # type: ignore[call-overload]
 
 
 def _as_list(items: Sequence[Any]) -> list[Any]:

@@ -106,7 +106,9 @@ def data_gym_to_mergeable_bpe_ranks(
     for line_number, line in enumerate(merges_text.split("\n")[1:-1], start=2):
         parts = line.split()
         if len(parts) != 2:
-            raise VocabFileError(f"{os.fspath(vocab_bpe_file)}: line {line_number}: expected two symbols, found {line!r}")
+            raise VocabFileError(
+                f"{os.fspath(vocab_bpe_file)}: line {line_number}: expected two symbols, found {line!r}"
+            )
         ranks[to_bytes(parts[0]) + to_bytes(parts[1])] = len(ranks)
 
     encoder = json.loads(_read_checked(encoder_json_file, encoder_json_hash))

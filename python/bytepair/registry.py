@@ -29,9 +29,7 @@ def get_encoding(encoding_name: str) -> Encoding:
         raise UnknownEncodingError(f"expected an encoding name (str), got {type(encoding_name).__name__}")
     spec = ENCODINGS.get(encoding_name)
     if spec is None:
-        raise UnknownEncodingError(
-            f"unknown encoding {encoding_name!r}; available: {', '.join(list_encoding_names())}"
-        )
+        raise UnknownEncodingError(f"unknown encoding {encoding_name!r}; available: {', '.join(list_encoding_names())}")
     with _lock:
         encoding = _cache.get(encoding_name)
         if encoding is None:
@@ -57,7 +55,7 @@ def is_registered(encoding: Encoding) -> bool:
 
 def read_vocab_file(spec: EncodingSpec) -> bytes:
     """The bytes of a bundled vocab file, after checking them against the pinned sha256."""
-    data = resources.files("bytepair").joinpath("vocab", spec.vocab_file).read_bytes()
+    data = resources.files("bytepair").joinpath("vocab").joinpath(spec.vocab_file).read_bytes()
     digest = hashlib.sha256(data).hexdigest()
     if digest != spec.vocab_sha256:
         raise VocabFileError(
