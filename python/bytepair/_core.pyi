@@ -1,14 +1,21 @@
 """Type stubs for the compiled module; only `bytepair/*.py` imports it."""
 
 from collections.abc import Sequence
+from typing import final
 
+from typing_extensions import Self
+
+__all__ = ["Encoder", "SpecialPolicy", "__version__", "is_release_build", "parse_rank_file"]
+
+@final
 class SpecialPolicy:
     """Which special tokens one call encodes as such and which make it fail; built by `Encoder.special_policy`."""
 
+@final
 class Encoder:
     """Rust BPE encoder. Immutable; safe to share between threads."""
 
-    def __init__(self, vocab_file: bytes, pattern: str, special_tokens: dict[str, int]) -> None: ...
+    def __new__(cls, vocab_file: bytes, pattern: str, special_tokens: dict[str, int]) -> Self: ...
     @staticmethod
     def from_ranks(mergeable_ranks: dict[bytes, int], pattern: str, special_tokens: dict[str, int]) -> Encoder: ...
 
