@@ -55,7 +55,7 @@ struct PySpecialPolicy {
 #[pymethods]
 impl PyEncoder {
     #[new]
-    fn new(py: Python<'_>, vocab_file: &[u8], pattern: &str, special_tokens: HashMap<String, Rank>) -> PyResult<Self> {
+    fn new(py: Python<'_>, vocab_file: &[u8], pattern: &str, special_tokens: Vec<(String, Rank)>) -> PyResult<Self> {
         Ok(Self { inner: py.detach(|| Encoder::from_vocab_file(vocab_file, pattern, special_tokens))? })
     }
 
@@ -64,7 +64,7 @@ impl PyEncoder {
         py: Python<'_>,
         mergeable_ranks: HashMap<Vec<u8>, Rank>,
         pattern: &str,
-        special_tokens: HashMap<String, Rank>,
+        special_tokens: Vec<(String, Rank)>,
     ) -> PyResult<Self> {
         let inner = py.detach(|| {
             let vocab = Vocab::from_ranks(mergeable_ranks.into_iter().map(|(token, rank)| (token.into(), rank)))?;
@@ -182,7 +182,7 @@ impl PyEncoder {
         Ok(ranks)
     }
 
-    fn special_tokens(&self) -> HashMap<String, Rank> {
+    fn special_tokens(&self) -> Vec<(String, Rank)> {
         self.inner.special_tokens().map(|(text, rank)| (text.to_owned(), rank)).collect()
     }
 

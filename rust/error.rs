@@ -80,6 +80,12 @@ pub enum VocabError {
         /// What else has that id.
         other: String,
     },
+    /// The same special token string given twice.
+    #[error("special token {token:?} is given twice")]
+    DuplicateSpecialToken {
+        /// The special token.
+        token: String,
+    },
     /// An empty special token string.
     #[error("special token with id {rank} is the empty string")]
     EmptySpecialToken {

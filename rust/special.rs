@@ -45,12 +45,16 @@ pub struct SpecialMatch {
 
 impl SpecialTokens {
     /// Validates the special tokens; `is_taken` says whether an id already belongs to an ordinary token.
+    ///
+    /// Two special tokens may share an id (o200k_harmony names id 200018 both `<|endofprompt|>` and
+    /// `<|reserved_200018|>`, as tiktoken does); both encode to it, and it decodes to the one given first.
     pub fn new(
         tokens: impl IntoIterator<Item = (String, Rank)>,
         is_taken: impl Fn(Rank) -> Option<String>,
     ) -> Result<Self, VocabError> {
         let mut tokens: Vec<(String, Rank)> = tokens.into_iter().collect();
-        tokens.sort_unstable_by_key(|(_, rank)| *rank);
+        // Stable: among tokens sharing an id, the first given stays first and is the one that id decodes to.
+        tokens.sort_by_key(|(_, rank)| *rank);
         let mut by_text = FxHashMap::default();
         let mut by_rank = FxHashMap::default();
         for (index, (text, rank)) in tokens.iter().enumerate() {
@@ -60,16 +64,10 @@ impl SpecialTokens {
             if let Some(other) = is_taken(*rank) {
                 return Err(VocabError::SpecialTokenCollision { token: text.clone(), rank: *rank, other });
             }
-            if let Some(&other) = by_rank.get(rank) {
-                let other: &(String, Rank) = &tokens[other];
-                return Err(VocabError::SpecialTokenCollision {
-                    token: text.clone(),
-                    rank: *rank,
-                    other: format!("special token {:?}", other.0),
-                });
+            if by_text.insert(text.clone(), index).is_some() {
+                return Err(VocabError::DuplicateSpecialToken { token: text.clone() });
             }
-            by_rank.insert(*rank, index);
-            by_text.insert(text.clone(), index);
+            by_rank.entry(*rank).or_insert(index);
         }
         let (texts, ranks): (Vec<String>, Vec<Rank>) = tokens.into_iter().unzip();
         let matcher = if texts.is_empty() {
@@ -196,9 +194,15 @@ mod tests {
     }
 
     #[test]
-    fn colliding_ids_are_rejected() {
-        let err = SpecialTokens::new([("<a>".to_owned(), 5), ("<b>".to_owned(), 5)], |_| None).unwrap_err();
-        assert!(matches!(err, VocabError::SpecialTokenCollision { rank: 5, .. }), "{err}");
+    fn special_tokens_may_share_an_id_and_it_decodes_to_the_first() {
+        let tokens = SpecialTokens::new([("<b>".to_owned(), 5), ("<a>".to_owned(), 5)], |_| None).expect("valid");
+        assert_eq!(tokens.rank(b"<a>"), Some(5));
+        assert_eq!(tokens.rank(b"<b>"), Some(5));
+        assert_eq!(tokens.text(5), Some("<b>"));
+    }
+
+    #[test]
+    fn ids_of_ordinary_tokens_are_rejected() {
         let err = SpecialTokens::new([("<a>".to_owned(), 5)], |_| Some("token \"x\"".into())).unwrap_err();
         assert!(err.to_string().contains("already used by token"), "{err}");
     }

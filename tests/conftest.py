@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +62,10 @@ def sample_text(kind: str) -> str:
     return (SAMPLE_CORPUS / f"{kind}.txt").read_text(encoding="utf-8")
 
 
-@lru_cache(maxsize=None)
+@cache
 def oracle(name: str) -> Any:
     """Official tiktoken, built offline from the vocab file bytepair ships for ``name``."""
-    tiktoken = pytest.importorskip("tiktoken")
+    pytest.importorskip("tiktoken")
     import tiktoken.load
 
     spec = ENCODINGS[name]

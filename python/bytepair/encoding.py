@@ -47,7 +47,7 @@ class Encoding:
         ``explicit_n_vocab``, when given, must equal the number of mergeable plus special tokens and be one more
         than the largest id.
         """
-        core = _core.Encoder.from_ranks(mergeable_ranks, pat_str, special_tokens)
+        core = _core.Encoder.from_ranks(mergeable_ranks, pat_str, list(special_tokens.items()))
         self._setup(name, core, dict(special_tokens), explicit_n_vocab)
         self.__dict__["_mergeable_ranks"] = mergeable_ranks
 

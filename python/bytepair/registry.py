@@ -66,5 +66,5 @@ def read_vocab_file(spec: EncodingSpec) -> bytes:
 
 
 def _build(spec: EncodingSpec) -> Encoding:
-    core = _core.Encoder(read_vocab_file(spec), spec.pattern, dict(spec.special_tokens))
+    core = _core.Encoder(read_vocab_file(spec), spec.pattern, list(spec.special_tokens.items()))
     return Encoding._from_core(spec.name, core, dict(spec.special_tokens), spec.explicit_n_vocab)
