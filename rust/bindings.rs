@@ -214,10 +214,10 @@ fn tokens_to_le_bytes(tokens: &[Rank]) -> Vec<u8> {
 /// Parses a `.tiktoken` rank file into `(token bytes, rank)` pairs, for `bytepair.load.load_tiktoken_bpe`.
 #[pyfunction]
 fn parse_rank_file<'py>(py: Python<'py>, contents: &[u8]) -> PyResult<Bound<'py, PyDict>> {
-    let vocab = py.detach(|| Vocab::parse(contents))?;
+    let entries = py.detach(|| crate::parse_rank_file(contents))?;
     let ranks = PyDict::new(py);
-    for (bytes, rank) in vocab.iter() {
-        ranks.set_item(PyBytes::new(py, bytes), rank)?;
+    for (bytes, rank) in entries {
+        ranks.set_item(PyBytes::new(py, &bytes), rank)?;
     }
     Ok(ranks)
 }

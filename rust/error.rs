@@ -39,7 +39,7 @@ pub enum VocabError {
     #[error("the vocab's tokens add up to more than 4 GiB")]
     TooLarge,
     /// Two entries give the same token bytes.
-    #[error("token {token:?} appears twice (ranks {first} and {second})")]
+    #[error("token {token:?} appears twice, with ranks {first} and {second}{lines}")]
     DuplicateToken {
         /// The token bytes, escaped.
         token: String,
@@ -47,9 +47,11 @@ pub enum VocabError {
         first: Rank,
         /// The rank of the second entry.
         second: Rank,
+        /// Where they are in a rank file (` (lines 3 and 9)`), or empty.
+        lines: String,
     },
     /// Two entries give the same rank.
-    #[error("rank {rank} appears twice (tokens {first:?} and {second:?})")]
+    #[error("rank {rank} appears twice, for tokens {first:?} and {second:?}{lines}")]
     DuplicateRank {
         /// The repeated rank.
         rank: Rank,
@@ -57,6 +59,8 @@ pub enum VocabError {
         first: String,
         /// The second token with it, escaped.
         second: String,
+        /// Where they are in a rank file (` (lines 3 and 9)`), or empty.
+        lines: String,
     },
     /// A single byte has no rank, so some text could not be encoded.
     #[error("the vocab has no token for the single byte 0x{byte:02x}; byte-level BPE needs all 256")]

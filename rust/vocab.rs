@@ -40,65 +40,27 @@ impl Vocab {
     /// # Ok::<(), bytepair::VocabError>(())
     /// ```
     pub fn parse(file: &[u8]) -> Result<Self, VocabError> {
-        let mut entries = Vec::with_capacity(file.len() / 12);
-        let mut token = Vec::new();
-        for (index, line) in file.split(|&byte| byte == b'\n').enumerate() {
-            let line_number = index + 1;
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if line.is_empty() {
-                continue;
-            }
-            let mut fields = line.split(u8::is_ascii_whitespace).filter(|field| !field.is_empty());
-            let (Some(encoded), Some(rank), None) = (fields.next(), fields.next(), fields.next()) else {
-                return Err(VocabError::MalformedLine { line: line_number, found: excerpt(line) });
-            };
-            token.clear();
-            base64::engine::general_purpose::STANDARD.decode_vec(encoded, &mut token).map_err(|_| {
-                VocabError::InvalidBase64 { line: line_number, token: String::from_utf8_lossy(encoded).into_owned() }
-            })?;
-            let rank =
-                parse_rank(rank).ok_or_else(|| VocabError::InvalidRank { line: line_number, rank: excerpt(rank) })?;
-            entries.push((token.as_slice().into(), rank));
-        }
-        Self::from_ranks(entries)
+        let (entries, lines) = read_rank_file(file)?;
+        Self::build(entries, Some(&lines))
     }
 
     /// Builds a vocab from `(token bytes, rank)` pairs, validating them.
     pub fn from_ranks(entries: impl IntoIterator<Item = (Box<[u8]>, Rank)>) -> Result<Self, VocabError> {
-        let entries = entries.into_iter();
-        let mut ranks: FxHashMap<Box<[u8]>, Rank> =
-            FxHashMap::with_capacity_and_hasher(entries.size_hint().0, rustc_hash::FxBuildHasher);
-        let mut by_rank: Vec<Option<Box<[u8]>>> = Vec::new();
-        for (token, rank) in entries {
-            if rank > MAX_RANK {
-                return Err(VocabError::RankTooLarge { rank });
-            }
-            if token.is_empty() {
-                return Err(VocabError::EmptyToken { rank });
-            }
-            let slot = rank as usize;
-            if by_rank.len() <= slot {
-                by_rank.resize(slot + 1, None);
-            }
-            if let Some(first) = &by_rank[slot] {
-                return Err(VocabError::DuplicateRank { rank, first: escape(first), second: escape(&token) });
-            }
-            if let Some(&first) = ranks.get(&token) {
-                return Err(VocabError::DuplicateToken { token: escape(&token), first, second: rank });
-            }
-            ranks.insert(token.clone(), rank);
-            by_rank[slot] = Some(token);
-        }
+        Self::build(entries.into_iter().collect(), None)
+    }
+
+    fn build(entries: Vec<(Box<[u8]>, Rank)>, lines: Option<&[usize]>) -> Result<Self, VocabError> {
+        let (ranks, by_rank) = index_unique(&entries, lines)?;
         let mut byte_ranks = [0; 256];
         for byte in 0..=255u8 {
             byte_ranks[byte as usize] = *ranks.get(&[byte][..]).ok_or(VocabError::MissingByte { byte })?;
         }
         let mut starts = Vec::with_capacity(by_rank.len() + 1);
-        let mut token_bytes = Vec::new();
-        for token in &by_rank {
+        let mut token_bytes = Vec::with_capacity(entries.iter().map(|(token, _)| token.len()).sum());
+        for slot in &by_rank {
             starts.push(u32::try_from(token_bytes.len()).map_err(|_| VocabError::TooLarge)?);
-            if let Some(token) = token {
-                token_bytes.extend_from_slice(token);
+            if let Some(index) = slot {
+                token_bytes.extend_from_slice(&entries[*index].0);
             }
         }
         starts.push(u32::try_from(token_bytes.len()).map_err(|_| VocabError::TooLarge)?);
@@ -146,6 +108,93 @@ impl Vocab {
     /// Every `(token bytes, rank)`, in rank order.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], Rank)> + '_ {
         (0..=self.max_rank()).filter_map(|rank| Some((self.token_bytes(rank)?, rank)))
+    }
+}
+
+/// Parses a `.tiktoken` rank file into validated `(token bytes, rank)` pairs: well-formed lines, unique tokens and
+/// unique ranks. Unlike [`Vocab::parse`], it does not require the 256 single bytes (tiktoken's loader does not).
+pub fn parse_rank_file(file: &[u8]) -> Result<Vec<(Box<[u8]>, Rank)>, VocabError> {
+    let (entries, lines) = read_rank_file(file)?;
+    index_unique(&entries, Some(&lines))?;
+    Ok(entries)
+}
+
+/// The entries of a rank file and the line number of each.
+fn read_rank_file(file: &[u8]) -> Result<(Vec<(Box<[u8]>, Rank)>, Vec<usize>), VocabError> {
+    let mut entries = Vec::with_capacity(file.len() / 12);
+    let mut lines = Vec::with_capacity(file.len() / 12);
+    let mut token = Vec::new();
+    for (index, line) in file.split(|&byte| byte == b'\n').enumerate() {
+        let line_number = index + 1;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            continue;
+        }
+        let mut fields = line.split(u8::is_ascii_whitespace).filter(|field| !field.is_empty());
+        let (Some(encoded), Some(rank), None) = (fields.next(), fields.next(), fields.next()) else {
+            return Err(VocabError::MalformedLine { line: line_number, found: excerpt(line) });
+        };
+        token.clear();
+        base64::engine::general_purpose::STANDARD.decode_vec(encoded, &mut token).map_err(|_| {
+            VocabError::InvalidBase64 { line: line_number, token: String::from_utf8_lossy(encoded).into_owned() }
+        })?;
+        let rank =
+            parse_rank(rank).ok_or_else(|| VocabError::InvalidRank { line: line_number, rank: excerpt(rank) })?;
+        entries.push((token.as_slice().into(), rank));
+        lines.push(line_number);
+    }
+    Ok((entries, lines))
+}
+
+/// The bytes -> rank map of `entries` and, for each rank, the index of its entry; fails on an empty or repeated
+/// token, a repeated rank or a rank over [`MAX_RANK`], naming the lines when `lines` are known.
+type RankIndex = (FxHashMap<Box<[u8]>, Rank>, Vec<Option<usize>>);
+
+fn index_unique(entries: &[(Box<[u8]>, Rank)], lines: Option<&[usize]>) -> Result<RankIndex, VocabError> {
+    let line_of = |index: usize| lines.map(|lines| lines[index]);
+    let mut ranks: FxHashMap<Box<[u8]>, Rank> =
+        FxHashMap::with_capacity_and_hasher(entries.len(), rustc_hash::FxBuildHasher);
+    let mut by_rank: Vec<Option<usize>> = Vec::new();
+    for (index, (token, rank)) in entries.iter().enumerate() {
+        let rank = *rank;
+        if rank > MAX_RANK {
+            return Err(VocabError::RankTooLarge { rank });
+        }
+        if token.is_empty() {
+            return Err(VocabError::EmptyToken { rank });
+        }
+        let slot = rank as usize;
+        if by_rank.len() <= slot {
+            by_rank.resize(slot + 1, None);
+        }
+        if let Some(first) = by_rank[slot] {
+            return Err(VocabError::DuplicateRank {
+                rank,
+                first: escape(&entries[first].0),
+                second: escape(token),
+                lines: located(line_of(first), line_of(index)),
+            });
+        }
+        if let Some(&first) = ranks.get(token) {
+            let first_index = by_rank[first as usize].expect("every mapped token has its rank slot");
+            return Err(VocabError::DuplicateToken {
+                token: escape(token),
+                first,
+                second: rank,
+                lines: located(line_of(first_index), line_of(index)),
+            });
+        }
+        ranks.insert(token.clone(), rank);
+        by_rank[slot] = Some(index);
+    }
+    Ok((ranks, by_rank))
+}
+
+/// " (lines 3 and 9)" when both lines are known, else nothing.
+fn located(first: Option<usize>, second: Option<usize>) -> String {
+    match (first, second) {
+        (Some(first), Some(second)) => format!(" (lines {first} and {second})"),
+        _ => String::new(),
     }
 }
 
@@ -212,6 +261,21 @@ mod tests {
         assert!(matches!(err, VocabError::InvalidBase64 { line: 257, .. }), "{err}");
         let err = Vocab::parse((byte_lines() + "YWI= -1\n").as_bytes()).unwrap_err();
         assert!(matches!(err, VocabError::InvalidRank { line: 257, .. }), "{err}");
+    }
+
+    #[test]
+    fn duplicates_in_a_file_name_both_lines() {
+        let err = Vocab::parse((byte_lines() + "YWI= 256\nY2Q= 256\n").as_bytes()).unwrap_err();
+        assert!(err.to_string().ends_with("(lines 257 and 258)"), "{err}");
+        let err = Vocab::parse((byte_lines() + "YQ== 256\n").as_bytes()).unwrap_err();
+        assert!(err.to_string().ends_with("(lines 98 and 257)"), "{err}");
+    }
+
+    #[test]
+    fn a_rank_file_need_not_hold_every_byte() {
+        let entries = parse_rank_file(b"YQ== 0\nYg== 1\n").expect("well formed");
+        assert_eq!(entries, [(Box::from(&b"a"[..]), 0), (Box::from(&b"b"[..]), 1)]);
+        assert!(matches!(Vocab::parse(b"YQ== 0\n"), Err(VocabError::MissingByte { byte: 0 })));
     }
 
     #[test]

@@ -72,7 +72,8 @@ def oracle(name: str) -> Any:
     return tiktoken.Encoding(
         name,
         pat_str=spec.pattern,
-        mergeable_ranks=tiktoken.load.load_tiktoken_bpe(str(VOCAB_DIR / spec.vocab_file)),
+        # expected_hash: tiktoken caches even local files by path; the hash keeps a stale copy from being used.
+        mergeable_ranks=tiktoken.load.load_tiktoken_bpe(str(VOCAB_DIR / spec.vocab_file), spec.vocab_sha256),
         special_tokens=dict(spec.special_tokens),
         explicit_n_vocab=spec.explicit_n_vocab,
     )

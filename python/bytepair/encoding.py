@@ -165,9 +165,9 @@ class Encoding:
         """
         texts = _as_list(text)
         try:
-            return self._core.encode_ordinary_batch(texts, num_threads)
+            return self._core.encode_ordinary_batch(texts, _threads(num_threads))
         except UnicodeEncodeError:
-            return self._core.encode_ordinary_batch([_repair_surrogates(t) for t in texts], num_threads)
+            return self._core.encode_ordinary_batch([_repair_surrogates(t) for t in texts], _threads(num_threads))
 
     def encode_batch(
         self,
@@ -189,9 +189,9 @@ class Encoding:
             for one in texts:
                 _check_extra_disallowed(one, extra)
         try:
-            return self._core.encode_batch(texts, policy, num_threads)
+            return self._core.encode_batch(texts, policy, _threads(num_threads))
         except UnicodeEncodeError:
-            return self._core.encode_batch([_repair_surrogates(t) for t in texts], policy, num_threads)
+            return self._core.encode_batch([_repair_surrogates(t) for t in texts], policy, _threads(num_threads))
         except DisallowedSpecialTokenError as err:
             _raise_disallowed(err)
 
@@ -309,7 +309,7 @@ class Encoding:
         >>> bytepair.get_encoding("cl100k_base").decode_bytes_batch([[15339], [1917]])
         [b'hello', b' world']
         """
-        return self._core.decode_bytes_batch(_as_list(batch), num_threads)
+        return self._core.decode_bytes_batch(_as_list(batch), _threads(num_threads))
 
     # ==== Vocabulary ====
 
@@ -409,13 +409,23 @@ class Encoding:
 
 
 def _key(argument: object) -> object:
-    if argument == "all":
-        return "all"
+    if isinstance(argument, str):
+        if argument == "all":
+            return "all"
+        # A string is iterable, so it would silently become a set of characters.
+        raise TypeError(f"expected 'all' or a collection of special-token strings, got the string {argument!r}")
     if isinstance(argument, (set, frozenset)) and not argument:
         return "default" if isinstance(argument, set) else ()
     if isinstance(argument, (tuple, list)) and not argument:
         return ()
     return frozenset(argument)  # type: ignore[call-overload]
+
+
+def _threads(num_threads: int | None) -> int | None:
+    """``num_threads`` checked as tiktoken's thread pool checks it; None means one thread per CPU."""
+    if num_threads is not None and num_threads <= 0:
+        raise ValueError(f"num_threads must be at least 1 (or None for one per CPU), got {num_threads}")
+    return num_threads
 
 
 def _as_list(items: Sequence[Any]) -> list[Any]:

@@ -22,11 +22,11 @@ def get_encoding(encoding_name: str) -> Encoding:
     >>> bytepair.get_encoding("o200k_base").encode("hello world")
     [24912, 2375]
     """
+    if not isinstance(encoding_name, str):
+        raise UnknownEncodingError(f"expected an encoding name (str), got {type(encoding_name).__name__}")
     encoding = _cache.get(encoding_name)
     if encoding is not None:
         return encoding
-    if not isinstance(encoding_name, str):
-        raise UnknownEncodingError(f"expected an encoding name (str), got {type(encoding_name).__name__}")
     spec = ENCODINGS.get(encoding_name)
     if spec is None:
         raise UnknownEncodingError(f"unknown encoding {encoding_name!r}; available: {', '.join(list_encoding_names())}")
