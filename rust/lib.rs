@@ -31,4 +31,4 @@ mod bindings;
 pub use encoder::Encoder;
 pub use error::{DecodeError, EncodeError, VocabError};
 pub use special::SpecialPolicy;
-pub use vocab::{parse_rank_file, Rank, Vocab};
+pub use vocab::{parse_rank_file, Rank, RankEntries, Vocab};

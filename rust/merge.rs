@@ -13,8 +13,8 @@
 //! For a piece of `n` bytes and `m` merges, the simple form rescans all pairs after each merge: `O(n * m)`, which
 //! is the fastest form for the short pieces of ordinary text (tiktoken's choice), and quadratic on a long one (a
 //! megabyte of one repeated character is one piece). Pieces longer than [`LINEAR_THRESHOLD`] bytes therefore use
-//! a priority queue of candidate pairs over a linked list of parts instead: each merge costs `O(log n)`, so a piece
-//! costs `O(n log n)` in all. Stale queue entries are skipped when popped: an entry `(rank, start)` is still valid
+//! a priority queue of candidate pairs over a linked list of parts instead (one bucket per rank, see `RankQueue`):
+//! each merge costs `O(log n)` at worst and `O(1)` typically, so a piece costs `O(n log n)` in all. Stale queue entries are skipped when popped: an entry `(rank, start)` is still valid
 //! exactly when the part starting at `start` is alive and its pair with the next part still has that rank (a rank
 //! names one byte string, so equal rank at the same start means the same pair). Both forms give the same tokens;
 //! the tests check them against each other.
@@ -93,12 +93,10 @@ fn merge_with_queue(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>) {
     let mut prev: Vec<usize> = (0..n).map(|i| i.wrapping_sub(1)).collect();
     let mut alive = vec![true; n];
     let mut pair = vec![NO_PAIR; n];
-    let mut queue = BinaryHeap::with_capacity(n);
+    let mut queue = RankQueue::new(vocab.max_rank());
     for i in 0..n - 1 {
         pair[i] = vocab.rank(&piece[i..i + 2]).unwrap_or(NO_PAIR);
-        if pair[i] != NO_PAIR {
-            queue.push(Reverse((pair[i], i)));
-        }
+        queue.push(pair[i], i);
     }
     let rank_after = |next: &[usize], i: usize| -> Rank {
         let j = next[i];
@@ -107,7 +105,7 @@ fn merge_with_queue(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>) {
         }
         vocab.rank(&piece[i..next[j]]).unwrap_or(NO_PAIR)
     };
-    while let Some(Reverse((rank, i))) = queue.pop() {
+    while let Some((rank, i)) = queue.pop() {
         if !alive[i] || pair[i] != rank {
             continue;
         }
@@ -118,15 +116,11 @@ fn merge_with_queue(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>) {
             prev[next[j]] = i;
         }
         pair[i] = rank_after(&next, i);
-        if pair[i] != NO_PAIR {
-            queue.push(Reverse((pair[i], i)));
-        }
+        queue.push(pair[i], i);
         let before = prev[i];
         if before < n {
             pair[before] = rank_after(&next, before);
-            if pair[before] != NO_PAIR {
-                queue.push(Reverse((pair[before], before)));
-            }
+            queue.push(pair[before], before);
         }
     }
     let mut start = 0;
@@ -134,6 +128,90 @@ fn merge_with_queue(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>) {
         let end = next[start];
         out.push(vocab.rank(&piece[start..end]).expect("every part is a single byte or the token of a merge"));
         start = end;
+    }
+}
+
+/// A priority queue of `(rank, position)`, smallest rank first and leftmost position among equal ranks.
+///
+/// A binary heap of all candidate pairs costs a cache miss per level on a megabyte-long piece (measured: 0.6 s
+/// for 1 MiB of one letter, 1.3 s for 1 MiB of random letters, cl100k_base). Here each rank has its own bucket and
+/// a two-level bitmap over the rank space finds the smallest non-empty bucket. Positions pushed in increasing order
+/// (all of them at the start, most of them later) extend a sorted run that pops from its front; the others go to a
+/// small per-bucket heap. Entries are never removed early: the caller skips the stale ones it pops.
+struct RankQueue {
+    buckets: rustc_hash::FxHashMap<Rank, Bucket>,
+    /// Bit `r` is set when bucket `r` may be non-empty.
+    words: Vec<u64>,
+    /// Bit `w` is set when `words[w]` may be non-zero.
+    summary: Vec<u64>,
+}
+
+#[derive(Default)]
+struct Bucket {
+    run: Vec<usize>,
+    head: usize,
+    rest: BinaryHeap<Reverse<usize>>,
+}
+
+impl Bucket {
+    fn push(&mut self, position: usize) {
+        if self.run.last().map_or(true, |&last| last < position) {
+            self.run.push(position);
+        } else {
+            self.rest.push(Reverse(position));
+        }
+    }
+
+    fn pop(&mut self) -> Option<usize> {
+        let from_run = self.run.get(self.head).copied();
+        match (from_run, self.rest.peek()) {
+            (Some(run), Some(&Reverse(heap))) if heap < run => self.rest.pop().map(|Reverse(position)| position),
+            (Some(run), _) => {
+                self.head += 1;
+                Some(run)
+            }
+            (None, _) => self.rest.pop().map(|Reverse(position)| position),
+        }
+    }
+}
+
+impl RankQueue {
+    fn new(max_rank: Rank) -> Self {
+        let words = max_rank as usize / 64 + 1;
+        Self { buckets: rustc_hash::FxHashMap::default(), words: vec![0; words], summary: vec![0; words / 64 + 1] }
+    }
+
+    fn push(&mut self, rank: Rank, position: usize) {
+        if rank == NO_PAIR {
+            return;
+        }
+        self.buckets.entry(rank).or_default().push(position);
+        let word = rank as usize / 64;
+        self.words[word] |= 1 << (rank % 64);
+        self.summary[word / 64] |= 1 << (word % 64);
+    }
+
+    fn pop(&mut self) -> Option<(Rank, usize)> {
+        loop {
+            let rank = self.min_rank()?;
+            let bucket = self.buckets.get_mut(&rank).expect("a set bit has a bucket");
+            if let Some(position) = bucket.pop() {
+                return Some((rank, position));
+            }
+            self.buckets.remove(&rank);
+            let word = rank as usize / 64;
+            self.words[word] &= !(1 << (rank % 64));
+            if self.words[word] == 0 {
+                self.summary[word / 64] &= !(1 << (word % 64));
+            }
+        }
+    }
+
+    fn min_rank(&self) -> Option<Rank> {
+        let (group, bits) = self.summary.iter().enumerate().find(|(_, bits)| **bits != 0)?;
+        let word = group * 64 + bits.trailing_zeros() as usize;
+        let bit = self.words[word].trailing_zeros() as usize;
+        Some(Rank::try_from(word * 64 + bit).expect("bits index ranks"))
     }
 }
 

@@ -10,6 +10,9 @@ use crate::error::VocabError;
 /// A token id. In byte-level BPE the id is also the merge priority (lower merges first).
 pub type Rank = u32;
 
+/// `(token bytes, rank)` pairs, as a rank file lists them.
+pub type RankEntries = Vec<(Box<[u8]>, Rank)>;
+
 /// The largest rank a vocab may use: ranks index a dense decode table, so a stray huge rank would cost gigabytes.
 pub const MAX_RANK: Rank = (1 << 24) - 1;
 
@@ -41,16 +44,16 @@ impl Vocab {
     /// ```
     pub fn parse(file: &[u8]) -> Result<Self, VocabError> {
         let (entries, lines) = read_rank_file(file)?;
-        Self::build(entries, Some(&lines))
+        Self::build(&entries, Some(&lines))
     }
 
     /// Builds a vocab from `(token bytes, rank)` pairs, validating them.
     pub fn from_ranks(entries: impl IntoIterator<Item = (Box<[u8]>, Rank)>) -> Result<Self, VocabError> {
-        Self::build(entries.into_iter().collect(), None)
+        Self::build(&entries.into_iter().collect::<RankEntries>(), None)
     }
 
-    fn build(entries: Vec<(Box<[u8]>, Rank)>, lines: Option<&[usize]>) -> Result<Self, VocabError> {
-        let (ranks, by_rank) = index_unique(&entries, lines)?;
+    fn build(entries: &[(Box<[u8]>, Rank)], lines: Option<&[usize]>) -> Result<Self, VocabError> {
+        let (ranks, by_rank) = index_unique(entries, lines)?;
         let mut byte_ranks = [0; 256];
         for byte in 0..=255u8 {
             byte_ranks[byte as usize] = *ranks.get(&[byte][..]).ok_or(VocabError::MissingByte { byte })?;
@@ -113,14 +116,14 @@ impl Vocab {
 
 /// Parses a `.tiktoken` rank file into validated `(token bytes, rank)` pairs: well-formed lines, unique tokens and
 /// unique ranks. Unlike [`Vocab::parse`], it does not require the 256 single bytes (tiktoken's loader does not).
-pub fn parse_rank_file(file: &[u8]) -> Result<Vec<(Box<[u8]>, Rank)>, VocabError> {
+pub fn parse_rank_file(file: &[u8]) -> Result<RankEntries, VocabError> {
     let (entries, lines) = read_rank_file(file)?;
     index_unique(&entries, Some(&lines))?;
     Ok(entries)
 }
 
 /// The entries of a rank file and the line number of each.
-fn read_rank_file(file: &[u8]) -> Result<(Vec<(Box<[u8]>, Rank)>, Vec<usize>), VocabError> {
+fn read_rank_file(file: &[u8]) -> Result<(RankEntries, Vec<usize>), VocabError> {
     let mut entries = Vec::with_capacity(file.len() / 12);
     let mut lines = Vec::with_capacity(file.len() / 12);
     let mut token = Vec::new();

@@ -1,0 +1,211 @@
+"""The public surface matches tiktoken 0.14's, so `import bytepair as tiktoken` works: the same methods with the same
+parameters, the same module functions and model tables, and the same vocabulary facts for every encoding."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+from typing import Any
+
+import pytest
+from tests.conftest import ALL_ENCODINGS, oracle
+
+import bytepair
+
+tiktoken = pytest.importorskip("tiktoken")
+tiktoken_load = pytest.importorskip("tiktoken.load")
+tiktoken_model = pytest.importorskip("tiktoken.model")
+
+ENCODING_NAMES = ["gpt2", "r50k_base", "p50k_base", "p50k_edit", "cl100k_base", "o200k_base", "o200k_harmony"]
+
+# The one intended difference in signatures: bytepair's batch methods default to one thread per CPU.
+NUM_THREADS_DEFAULT = {"encode_batch", "encode_ordinary_batch", "decode_batch", "decode_bytes_batch"}
+
+PUBLIC_MEMBERS = [*sorted(name for name in dir(tiktoken.Encoding) if not name.startswith("_")), "__init__"]
+
+
+def member_kind(cls: type, name: str) -> type:
+    return type(inspect.getattr_static(cls, name))
+
+
+@pytest.mark.parametrize("member", PUBLIC_MEMBERS)
+def test_every_public_member_of_tiktoken_encoding_exists_with_the_same_kind(member: str) -> None:
+    assert hasattr(bytepair.Encoding, member)
+    assert member_kind(bytepair.Encoding, member) is member_kind(tiktoken.Encoding, member)
+
+
+def parameters(function: Any) -> list[tuple[str, Any, Any]]:
+    return [(p.name, p.kind, p.default) for p in inspect.signature(function).parameters.values()]
+
+
+@pytest.mark.parametrize(
+    "member", [m for m in PUBLIC_MEMBERS if member_kind(tiktoken.Encoding, m) is type(lambda: None)]
+)
+def test_every_method_has_tiktokens_parameter_names_kinds_and_defaults(member: str) -> None:
+    expected = parameters(getattr(tiktoken.Encoding, member))
+    actual = parameters(getattr(bytepair.Encoding, member))
+    if member in NUM_THREADS_DEFAULT:
+        expected = [(n, k, None if n == "num_threads" else d) for n, k, d in expected]
+        assert ("num_threads", inspect.Parameter.KEYWORD_ONLY, 8) in parameters(getattr(tiktoken.Encoding, member))
+    assert actual == expected
+
+
+@pytest.mark.parametrize("member", ["_encode_bytes", "_encode_single_piece"])
+def test_private_methods_that_tiktoken_users_call_exist_with_the_same_parameters(member: str) -> None:
+    assert [p[:2] for p in parameters(getattr(bytepair.Encoding, member))] == [
+        p[:2] for p in parameters(getattr(tiktoken.Encoding, member))
+    ]
+
+
+@pytest.mark.parametrize("attribute", ["name", "_pat_str", "_mergeable_ranks", "_special_tokens", "max_token_value"])
+def test_instance_attributes_that_tiktoken_users_read_exist(cl100k: bytepair.Encoding, attribute: str) -> None:
+    expected = getattr(oracle("cl100k_base"), attribute)
+    assert getattr(cl100k, attribute) == expected
+
+
+@pytest.mark.parametrize(
+    "function", ["get_encoding", "list_encoding_names", "encoding_for_model", "encoding_name_for_model"]
+)
+def test_module_functions_exist_with_tiktokens_parameters(function: str) -> None:
+    assert callable(getattr(bytepair, function))
+    expected = [p[:2] for p in parameters(getattr(tiktoken, function))]
+    assert [p[:2] for p in parameters(getattr(bytepair, function))] == expected
+
+
+@pytest.mark.parametrize("module", ["core", "load", "model", "registry"])
+def test_tiktokens_submodules_exist(module: str) -> None:
+    importlib.import_module(f"bytepair.{module}")
+    assert hasattr(bytepair, module) or module == "core"
+
+
+def test_core_encoding_is_the_encoding() -> None:
+    import bytepair.core
+
+    assert bytepair.core.Encoding is bytepair.Encoding
+
+
+@pytest.mark.parametrize("function", ["load_tiktoken_bpe", "dump_tiktoken_bpe", "data_gym_to_mergeable_bpe_ranks"])
+def test_load_module_has_tiktokens_functions_with_the_same_parameters(function: str) -> None:
+    expected = [(n, k, d) for n, k, d in parameters(getattr(tiktoken.load, function))]
+    assert parameters(getattr(bytepair.load, function)) == expected
+
+
+# ==== Models ====
+
+
+def test_model_tables_equal_tiktokens() -> None:
+    assert bytepair.model.MODEL_TO_ENCODING == tiktoken_model.MODEL_TO_ENCODING
+    # Prefixes are tried in order, so the order is part of the table.
+    assert list(bytepair.model.MODEL_PREFIX_TO_ENCODING.items()) == list(
+        tiktoken_model.MODEL_PREFIX_TO_ENCODING.items()
+    )
+
+
+@pytest.mark.parametrize("model", sorted(tiktoken_model.MODEL_TO_ENCODING))
+def test_encoding_for_each_model_is_the_cached_encoding_of_its_name(model: str) -> None:
+    name = tiktoken_model.MODEL_TO_ENCODING[model]
+    assert bytepair.encoding_name_for_model(model) == tiktoken_model.encoding_name_for_model(model) == name
+    assert bytepair.encoding_for_model(model) is bytepair.get_encoding(name)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [f"{prefix}2099-01-01" for prefix in tiktoken_model.MODEL_PREFIX_TO_ENCODING]
+    + ["gpt-4o-mini", "gpt-4-0613", "gpt-5-mini", "ft:gpt-3.5-turbo:org:custom:id", "gpt-oss-120b", "o1-preview"],
+)
+def test_encoding_name_for_a_prefixed_model_equals_tiktokens(model: str) -> None:
+    assert bytepair.encoding_name_for_model(model) == tiktoken_model.encoding_name_for_model(model)
+
+
+# ==== Registry ====
+
+
+def test_list_encoding_names_gives_the_seven_names() -> None:
+    assert bytepair.list_encoding_names() == ENCODING_NAMES
+    assert set(bytepair.list_encoding_names()) == set(tiktoken.list_encoding_names())
+
+
+@pytest.mark.parametrize("name", ALL_ENCODINGS)
+def test_get_encoding_returns_one_cached_instance(name: str) -> None:
+    enc = bytepair.get_encoding(name)
+    assert bytepair.get_encoding(name) is enc
+    assert enc.name == name
+
+
+@pytest.mark.parametrize("name", ALL_ENCODINGS)
+def test_repr_equals_oracle(name: str) -> None:
+    assert repr(bytepair.get_encoding(name)) == repr(oracle(name)) == f"<Encoding {name!r}>"
+
+
+@pytest.mark.parametrize("name", ALL_ENCODINGS)
+def test_vocabulary_sizes_equal_oracle(name: str) -> None:
+    enc, expected = bytepair.get_encoding(name), oracle(name)
+    assert enc.n_vocab == expected.n_vocab
+    assert enc.max_token_value == expected.max_token_value
+    assert enc.eot_token == expected.eot_token
+
+
+@pytest.mark.parametrize("name", ALL_ENCODINGS)
+def test_token_byte_values_equal_oracle(name: str) -> None:
+    assert bytepair.get_encoding(name).token_byte_values() == oracle(name).token_byte_values()
+
+
+@pytest.mark.parametrize("name", ALL_ENCODINGS)
+def test_private_vocabulary_attributes_equal_oracle(name: str) -> None:
+    enc, expected = bytepair.get_encoding(name), oracle(name)
+    assert enc._pat_str == expected._pat_str
+    assert enc._special_tokens == expected._special_tokens
+    assert enc._mergeable_ranks == expected._mergeable_ranks
+
+
+@pytest.mark.parametrize("piece", [pytest.param("hello", id="word"), pytest.param(b" \xe4\xb8\xad\xe6", id="bytes")])
+def test_encode_single_piece_equals_oracle(cl100k: bytepair.Encoding, piece: str | bytes) -> None:
+    assert cl100k._encode_single_piece(piece) == oracle("cl100k_base")._encode_single_piece(piece)
+
+
+# ==== Building an Encoding with tiktoken's constructor ====
+
+
+@functools.cache
+def extended(library: str) -> Any:
+    """tiktoken's README recipe for extending cl100k_base with chat tokens, run on either library."""
+    base = bytepair.get_encoding("cl100k_base") if library == "bytepair" else oracle("cl100k_base")
+    cls = bytepair.Encoding if library == "bytepair" else tiktoken.Encoding
+    return cls(
+        name="cl100k_im",
+        pat_str=base._pat_str,
+        mergeable_ranks=base._mergeable_ranks,
+        special_tokens={**base._special_tokens, "<|im_start|>": 100264, "<|im_end|>": 100265},
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("<|im_start|>user\nhello<|im_end|>\n<|im_start|>assistant\n", id="chat"),
+        pytest.param("plain text with <|endoftext|> and <|fim_prefix|>", id="old-specials"),
+        pytest.param("<|im_start|<|im_end|>>", id="nested"),
+    ],
+)
+def test_encoding_extended_with_tiktokens_constructor_matches_oracle(text: str) -> None:
+    ours, theirs = extended("bytepair"), extended("tiktoken")
+    assert ours.encode(text, allowed_special="all") == theirs.encode(text, allowed_special="all")
+    assert ours.encode(text, disallowed_special=()) == theirs.encode(text, disallowed_special=())
+    assert ours.encode_ordinary(text) == theirs.encode_ordinary(text)
+    with pytest.raises(ValueError):
+        ours.encode(text)
+    assert ours.n_vocab == theirs.n_vocab == 100277  # <|endofprompt|> = 100276 is still the largest id
+    assert ours.special_tokens_set == theirs.special_tokens_set
+    assert ours.name == "cl100k_im"
+    assert repr(ours) == repr(theirs)
+
+
+def test_encoding_built_from_tiny_vocab_merges_by_rank(tiny: bytepair.Encoding) -> None:
+    """Ranks: 'ab'=256, 'cd'=257, 'abcd'=258, ' a'=259, '  '=260; pattern \\S+|\\s+.
+    "abcd" -> a b c d -> ab c d -> ab cd -> abcd: [258]. "   " is one whitespace piece: '  ' + ' ' = [260, 32].
+    """
+    assert tiny.encode_ordinary("abcd") == [258]
+    assert tiny.encode_ordinary("   ") == [260, 32]
+    assert tiny.encode("abcd<|endoftext|>", allowed_special="all") == [258, 1000]
+    assert tiny.n_vocab == 1001

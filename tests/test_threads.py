@@ -1,0 +1,100 @@
+"""One `Encoding` shared by many Python threads gives exactly the single-thread results, and `get_encoding` called
+from many threads at once builds one instance."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from tests.conftest import CORPUS_KINDS, sample_text, split_documents
+
+import bytepair
+from bytepair import registry
+
+THREADS = 8
+
+
+@pytest.fixture(scope="module")
+def documents() -> list[str]:
+    """The committed sample corpora (about 3 MB), cut into documents of about 4 KiB."""
+    return [document for kind in CORPUS_KINDS for document in split_documents(sample_text(kind))]
+
+
+def run_in_threads(work, count: int = THREADS) -> list[object]:  # type: ignore[no-untyped-def]
+    """Run ``work(i)`` on ``count`` threads released together by a barrier, so the calls really overlap."""
+    barrier = threading.Barrier(count)
+
+    def start(i: int) -> object:
+        barrier.wait()
+        return work(i)
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(start, range(count)))
+
+
+@pytest.mark.parametrize(
+    ("name", "step"), [pytest.param("cl100k_base", 3, id="cl100k_base"), pytest.param("o200k_base", 6, id="o200k_base")]
+)
+def test_threads_sharing_one_encoding_match_the_single_thread_result(
+    name: str, step: int, documents: list[str]
+) -> None:
+    enc = bytepair.get_encoding(name)
+    documents = documents[::step]  # about 1 MB and 0.5 MB of every kind of text, so the test takes a second or two
+    # Each thread takes every THREADS-th document from its own starting point, in reverse on odd threads, so
+    # threads work on different documents at the same moment and every document is encoded by every thread.
+    expected = [enc.encode(document, disallowed_special=()) for document in documents]
+
+    def work(i: int) -> list[list[int]]:
+        order = list(range(i, len(documents))) + list(range(i))
+        if i % 2:
+            order.reverse()
+        results: list[list[int] | None] = [None] * len(documents)
+        for index in order:
+            results[index] = enc.encode(documents[index], disallowed_special=())
+        return results  # type: ignore[return-value]
+
+    for result in run_in_threads(work):
+        assert result == expected
+
+
+def test_threads_calling_batch_and_ordinary_apis_concurrently_match(
+    cl100k: bytepair.Encoding, documents: list[str]
+) -> None:
+    sample = documents[::8]
+    expected = [cl100k.encode_ordinary(document) for document in sample]
+
+    def work(i: int) -> list[list[int]]:
+        if i % 3 == 0:
+            return cl100k.encode_ordinary_batch(sample, num_threads=2)
+        if i % 3 == 1:
+            return cl100k.encode_batch(sample, disallowed_special=())
+        return [list(cl100k.encode_to_numpy(document, disallowed_special=())) for document in sample]
+
+    for result in run_in_threads(work):
+        assert result == expected
+
+
+def test_threads_decoding_concurrently_match(cl100k: bytepair.Encoding, documents: list[str]) -> None:
+    tokens = [cl100k.encode_ordinary(document) for document in documents[::8]]
+    expected = [cl100k.decode(t) for t in tokens]
+    for result in run_in_threads(
+        lambda i: cl100k.decode_batch(tokens) if i % 2 else [cl100k.decode(t) for t in tokens]
+    ):
+        assert result == expected
+
+
+def test_concurrent_get_encoding_returns_one_instance(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Start from an empty cache so that the threads race to build the encoding.
+    monkeypatch.setattr(registry, "_cache", {})
+    instances = run_in_threads(lambda i: bytepair.get_encoding("r50k_base"), count=16)
+    assert all(instance is instances[0] for instance in instances)
+    assert bytepair.get_encoding("r50k_base") is instances[0]
+
+
+def test_concurrent_get_encoding_of_different_names_returns_each_cached_instance() -> None:
+    names = bytepair.list_encoding_names()
+    instances = run_in_threads(lambda i: bytepair.get_encoding(names[i % len(names)]), count=2 * len(names))
+    for i, instance in enumerate(instances):
+        assert instance is bytepair.get_encoding(names[i % len(names)])
+        assert instance.name == names[i % len(names)]
