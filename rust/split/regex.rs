@@ -1,10 +1,11 @@
-//! Pre-tokenization: cut text into pieces with the encoding's split pattern.
+//! The regex engines: the rewritten automaton for the bundled patterns, and fancy-regex for any other.
 //!
-//! Two engines, one behaviour. Any pattern works through `fancy-regex`, tiktoken's own engine, so look-ahead and
-//! possessive forms mean exactly what they mean there. But that engine backtracks with a bounded stack: on a run of
-//! about a million spaces (or letters, with o200k_base) it gives up, which is the failure tiktoken shows on such
-//! text. The patterns of the bundled encodings are therefore rewritten, once, into equivalent regular expressions
-//! that `regex-automata` runs in linear time with no stack at all:
+//! Any pattern works through `fancy-regex`, tiktoken's own engine, so look-ahead and possessive forms mean exactly
+//! what they mean there. But that engine backtracks with a bounded stack: on a run of about a million spaces (or
+//! letters, with o200k_base) it gives up, which is the failure tiktoken shows on such text. The patterns of the
+//! bundled encodings can also be rewritten into equivalent regular expressions that `regex-automata` runs in
+//! linear time with no stack at all (the hand-written scanners are faster still; the automaton is the reference
+//! the tests hold them to, and the engine for the original GPT-2 pattern):
 //!
 //! - possessive quantifiers (`\p{L}++`, `?+`, `{1,3}+`) become greedy ones: in these patterns nothing after them
 //!   could ever match what backtracking would give back, so the two forms accept the same pieces;
@@ -13,33 +14,12 @@
 //!   look-ahead version backtracks from the end of a run followed by a non-space to give the run minus its last
 //!   character, and fails on a run of one; the rewrite matches in exactly those cases and, once shortened, gives
 //!   the same piece. Alternatives keep their order, so leftmost-first priority is unchanged.
-//!
-//! `tests/test_split.py` checks both engines against each other and against tiktoken.
 
 use regex_automata::meta;
 use regex_automata::{Anchored, Input, MatchKind};
 
+use super::{CL100K_PATTERN, GPT2_ORIGINAL_PATTERN, O200K_PATTERN, R50K_PATTERN};
 use crate::error::{EncodeError, VocabError};
-
-/// Split pattern of r50k_base, p50k_base, p50k_edit and gpt2 (tiktoken_ext/openai_public.py).
-pub const R50K_PATTERN: &str = r"'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s";
-
-/// The pattern of the original GPT-2 release, which tiktoken replaced by the equivalent [`R50K_PATTERN`].
-pub const GPT2_ORIGINAL_PATTERN: &str = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
-
-/// Split pattern of cl100k_base.
-pub const CL100K_PATTERN: &str = r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s";
-
-/// Split pattern of o200k_base and o200k_harmony.
-pub const O200K_PATTERN: &str = concat!(
-    r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
-    r"|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
-    r"|\p{N}{1,3}",
-    r"| ?[^\s\p{L}\p{N}]+[\r\n/]*",
-    r"|\s*[\r\n]+",
-    r"|\s+(?!\S)",
-    r"|\s+",
-);
 
 /// What to do with a match of one alternative of a rewritten pattern.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -94,9 +74,9 @@ fn rewrite(pattern: &str) -> Option<Vec<(&'static str, Piece)>> {
     Some(alternatives)
 }
 
-/// Cuts text into pieces by a split pattern.
+/// Cuts text into pieces by a split pattern, with a regex engine.
 #[derive(Debug)]
-pub enum Splitter {
+pub enum RegexSplitter {
     /// A known pattern, rewritten into a linear-time automaton; one entry per alternative.
     Automaton {
         /// One pattern per alternative, leftmost-first in their order.
@@ -108,7 +88,7 @@ pub enum Splitter {
     Backtracking(fancy_regex::Regex),
 }
 
-impl Splitter {
+impl RegexSplitter {
     /// Compiles `pattern`, choosing the automaton when the pattern is one whose rewrite is known.
     pub fn new(pattern: &str) -> Result<Self, VocabError> {
         if let Some(alternatives) = rewrite(pattern) {
@@ -184,7 +164,7 @@ fn drop_last_chars(text: &str, start: usize, end: usize, n: usize) -> usize {
 mod tests {
     use super::*;
 
-    fn pieces(splitter: &Splitter, text: &str) -> Vec<String> {
+    fn pieces(splitter: &RegexSplitter, text: &str) -> Vec<String> {
         let mut out = Vec::new();
         splitter.for_each_piece(text, |start, end| out.push(text[start..end].to_string())).expect("splits");
         out
@@ -193,7 +173,7 @@ mod tests {
     #[test]
     fn lookahead_rewrite_leaves_one_space_for_the_next_word() {
         for pattern in [R50K_PATTERN, CL100K_PATTERN, O200K_PATTERN, GPT2_ORIGINAL_PATTERN] {
-            let fast = Splitter::new(pattern).expect("compiles");
+            let fast = RegexSplitter::new(pattern).expect("compiles");
             assert!(fast.is_linear());
             assert_eq!(pieces(&fast, "a   b"), ["a", "  ", " b"], "{pattern}");
         }
@@ -221,8 +201,8 @@ mod tests {
             "x  !!  ??\n/ ",
         ];
         for pattern in [R50K_PATTERN, CL100K_PATTERN, O200K_PATTERN, GPT2_ORIGINAL_PATTERN] {
-            let fast = Splitter::new(pattern).expect("compiles");
-            let slow = Splitter::backtracking(pattern).expect("compiles");
+            let fast = RegexSplitter::new(pattern).expect("compiles");
+            let slow = RegexSplitter::backtracking(pattern).expect("compiles");
             for text in texts {
                 assert_eq!(pieces(&fast, text), pieces(&slow, text), "pattern {pattern:?}, text {text:?}");
             }
@@ -232,12 +212,12 @@ mod tests {
     #[test]
     fn long_runs_split_in_linear_time_where_backtracking_gives_up() {
         let text = " ".repeat(1 << 20) + "x";
-        let fast = Splitter::new(O200K_PATTERN).expect("compiles");
+        let fast = RegexSplitter::new(O200K_PATTERN).expect("compiles");
         let got = pieces(&fast, &text);
         assert_eq!(got.len(), 2);
         assert_eq!(got[0].len(), (1 << 20) - 1);
         assert_eq!(got[1], " x");
-        let slow = Splitter::backtracking(O200K_PATTERN).expect("compiles");
+        let slow = RegexSplitter::backtracking(O200K_PATTERN).expect("compiles");
         assert!(slow.for_each_piece(&text, |_, _| ()).is_err());
     }
 }

@@ -1,0 +1,80 @@
+//! Hand-written scanner for the split pattern of cl100k_base:
+//! `'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s`.
+//!
+//! Each branch below is one alternative, tried in the pattern's order; the differential tests in `split/mod.rs` and
+//! `tests/test_split.py` hold it to the regex engines on generated text.
+
+use super::classes::{LETTER, NUMBER, SPACE};
+use super::cursor::Cursor;
+
+/// The end of the piece that starts at `start` (`start < text.len()`).
+pub fn piece_end(text: &Cursor<'_>, start: usize) -> usize {
+    let (first, flags, len) = text.at(start).expect("start is inside the text");
+    // '(?i:[sdmt]|ll|ve|re)
+    if first == '\'' {
+        if let Some(end) = contraction(text, start + 1) {
+            return end;
+        }
+    }
+    // [^\r\n\p{L}\p{N}]?+\p{L}++
+    if flags & LETTER != 0 {
+        return text.run(start, LETTER);
+    }
+    if flags & NUMBER == 0 && first != '\r' && first != '\n' {
+        if let Some((_, next, _)) = text.at(start + len) {
+            if next & LETTER != 0 {
+                return text.run(start + len, LETTER);
+            }
+        }
+    }
+    // \p{N}{1,3}+
+    if flags & NUMBER != 0 {
+        let mut end = start + len;
+        for _ in 0..2 {
+            match text.at(end) {
+                Some((_, next, next_len)) if next & NUMBER != 0 => end += next_len,
+                _ => break,
+            }
+        }
+        return end;
+    }
+    //  ?[^\s\p{L}\p{N}]++[\r\n]*+
+    let body = if first == ' ' { start + 1 } else { start };
+    if let Some((_, kind, _)) = text.at(body) {
+        if kind & (SPACE | LETTER | NUMBER) == 0 {
+            let end = text.run_without(body, SPACE | LETTER | NUMBER);
+            return text.run_of_bytes(end, b"\r\n");
+        }
+    }
+    // Only white space is left. \s++$
+    let end = text.space_run(start);
+    if end == text.len() {
+        return end;
+    }
+    // \s*[\r\n]: up to the last line break of the run.
+    if let Some(end) = text.past_last_newline(start, end) {
+        return end;
+    }
+    // \s+(?!\S): the run less its last character, when that leaves something; else \s.
+    let last = text.last_char_start(end);
+    if last > start {
+        last
+    } else {
+        start + len
+    }
+}
+
+/// The end of `(?i:[sdmt]|ll|ve|re)` at `at`, if it matches there.
+fn contraction(text: &Cursor<'_>, at: usize) -> Option<usize> {
+    for single in ['s', 'd', 'm', 't'] {
+        if let Some(end) = text.folded(at, single) {
+            return Some(end);
+        }
+    }
+    for [a, b] in [['l', 'l'], ['v', 'e'], ['r', 'e']] {
+        if let Some(end) = text.folded(at, a).and_then(|next| text.folded(next, b)) {
+            return Some(end);
+        }
+    }
+    None
+}

@@ -1,0 +1,132 @@
+//! The Unicode character classes the bundled split patterns use, as one flag byte per code point.
+//!
+//! The table is built once, from the class definitions of the pinned `regex-syntax` (the tables tiktoken's regex
+//! engine uses), so the scanners and the regex engines cannot disagree on what `\p{L}` or `\s` means; the tests check
+//! every code point against tiktoken.
+
+use std::sync::OnceLock;
+
+use regex_syntax::hir::{Class, HirKind};
+
+/// A letter: `\p{L}`.
+pub const LETTER: u8 = 1;
+/// A number: `\p{N}`.
+pub const NUMBER: u8 = 1 << 1;
+/// White space: `\s`.
+pub const SPACE: u8 = 1 << 2;
+/// o200k_base's upper-case side: `[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]`.
+pub const UPPER: u8 = 1 << 3;
+/// o200k_base's lower-case side: `[\p{Ll}\p{Lm}\p{Lo}\p{M}]`.
+pub const LOWER: u8 = 1 << 4;
+
+/// The classes of every code point, in blocks of 256 shared between identical blocks.
+pub struct Classes {
+    ascii: [u8; 128],
+    block_of: Vec<u16>,
+    blocks: Vec<[u8; 256]>,
+    /// For each ASCII lower-case letter, the non-ASCII characters `(?i:x)` also matches (U+017F for `s`, U+212A
+    /// for `k`).
+    folds: Vec<Vec<char>>,
+}
+
+impl Classes {
+    /// The table, built on first use (a few milliseconds).
+    pub fn get() -> &'static Classes {
+        static TABLE: OnceLock<Classes> = OnceLock::new();
+        TABLE.get_or_init(Classes::build)
+    }
+
+    fn build() -> Classes {
+        let mut flags = vec![0u8; 0x11_0000];
+        let classes: [(&str, u8); 7] = [
+            (r"\p{L}", LETTER),
+            (r"\p{N}", NUMBER),
+            (r"\s", SPACE),
+            (r"\p{Lu}", UPPER),
+            (r"\p{Lt}", UPPER),
+            (r"[\p{Lm}\p{Lo}\p{M}]", UPPER | LOWER),
+            (r"\p{Ll}", LOWER),
+        ];
+        for (class, flag) in classes {
+            for (start, end) in ranges(class) {
+                for slot in &mut flags[start as usize..=end as usize] {
+                    *slot |= flag;
+                }
+            }
+        }
+        let mut ascii = [0u8; 128];
+        ascii.copy_from_slice(&flags[..128]);
+        let mut blocks: Vec<[u8; 256]> = Vec::new();
+        let mut block_of = Vec::with_capacity(flags.len() / 256);
+        for chunk in flags.chunks_exact(256) {
+            let block: [u8; 256] = chunk.try_into().expect("chunks of 256");
+            let index = blocks.iter().position(|known| *known == block).unwrap_or_else(|| {
+                blocks.push(block);
+                blocks.len() - 1
+            });
+            block_of.push(u16::try_from(index).expect("at most 4352 blocks"));
+        }
+        let folds = ('a'..='z')
+            .map(|letter| {
+                ranges(&format!("(?i:{letter})"))
+                    .into_iter()
+                    .flat_map(|(start, end)| (start..=end).filter_map(char::from_u32))
+                    .filter(|c| !c.is_ascii())
+                    .collect()
+            })
+            .collect();
+        Classes { ascii, block_of, blocks, folds }
+    }
+
+    /// The class flags of `c`.
+    #[inline]
+    pub fn of(&self, c: char) -> u8 {
+        let code = c as u32;
+        if code < 128 {
+            self.ascii[code as usize]
+        } else {
+            self.blocks[self.block_of[(code >> 8) as usize] as usize][(code & 0xFF) as usize]
+        }
+    }
+
+    /// Whether `c` matches the ASCII letter `lower` case-insensitively, as `(?i:...)` folds it.
+    #[inline]
+    pub fn folds_to(&self, c: char, lower: char) -> bool {
+        if c.is_ascii() {
+            return c.to_ascii_lowercase() == lower;
+        }
+        lower.is_ascii_lowercase() && self.folds[(lower as u8 - b'a') as usize].contains(&c)
+    }
+}
+
+/// The ranges of a class expression, as parsed by the pinned `regex-syntax`.
+fn ranges(class: &str) -> Vec<(u32, u32)> {
+    let hir = regex_syntax::parse(class).expect("fixed, valid class expressions");
+    match hir.kind() {
+        HirKind::Class(Class::Unicode(unicode)) => {
+            unicode.ranges().iter().map(|range| (range.start() as u32, range.end() as u32)).collect()
+        }
+        other => unreachable!("{class} parses to a Unicode class, not {other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_of_familiar_characters() {
+        let classes = Classes::get();
+        assert_eq!(classes.of('a'), LETTER | LOWER);
+        assert_eq!(classes.of('A'), LETTER | UPPER);
+        assert_eq!(classes.of('7'), NUMBER);
+        assert_eq!(classes.of(' '), SPACE);
+        assert_eq!(classes.of('\u{3000}'), SPACE);
+        assert_eq!(classes.of('中'), LETTER | UPPER | LOWER);
+        assert_eq!(classes.of('\u{301}'), UPPER | LOWER); // a combining mark is not a letter
+        assert_eq!(classes.of('!'), 0);
+        assert!(classes.folds_to('\u{17F}', 's'));
+        assert!(classes.folds_to('S', 's'));
+        assert!(!classes.folds_to('\u{17F}', 't'));
+    }
+}

@@ -1,0 +1,169 @@
+//! Pre-tokenization: cut text into pieces with the encoding's split pattern.
+//!
+//! Three engines, one behaviour. The patterns of the bundled encodings run on hand-written scanners (`r50k.rs`,
+//! `cl100k.rs`, `o200k.rs`), which read each character's classes from one table built from the pinned Unicode data
+//! (`classes.rs`). Any other pattern runs on a regex engine (`regex.rs`): a linear-time automaton for patterns whose
+//! rewrite is known, fancy-regex (tiktoken's engine) for the rest. The tests below and `tests/test_split.py` check
+//! the scanners against both regex engines; `tests/test_unicode.py` checks every code point against tiktoken.
+
+mod cl100k;
+mod classes;
+mod cursor;
+mod o200k;
+mod r50k;
+mod regex;
+
+use crate::error::{EncodeError, VocabError};
+use cursor::Cursor;
+use regex::RegexSplitter;
+
+/// Split pattern of r50k_base, p50k_base, p50k_edit and gpt2 (tiktoken_ext/openai_public.py).
+pub const R50K_PATTERN: &str = r"'(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s";
+
+/// The pattern of the original GPT-2 release, which tiktoken replaced by the equivalent [`R50K_PATTERN`].
+pub const GPT2_ORIGINAL_PATTERN: &str = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
+
+/// Split pattern of cl100k_base.
+pub const CL100K_PATTERN: &str = r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s";
+
+/// Split pattern of o200k_base and o200k_harmony.
+pub const O200K_PATTERN: &str = concat!(
+    r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
+    r"|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
+    r"|\p{N}{1,3}",
+    r"| ?[^\s\p{L}\p{N}]+[\r\n/]*",
+    r"|\s*[\r\n]+",
+    r"|\s+(?!\S)",
+    r"|\s+",
+);
+
+/// A hand-written scanner for one of the bundled patterns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scanner {
+    /// [`R50K_PATTERN`].
+    R50k,
+    /// [`CL100K_PATTERN`].
+    Cl100k,
+    /// [`O200K_PATTERN`].
+    O200k,
+}
+
+/// Cuts text into pieces by a split pattern.
+#[derive(Debug)]
+pub enum Splitter {
+    /// A bundled pattern, scanned by hand.
+    Scanner(Scanner),
+    /// Any other pattern.
+    Regex(RegexSplitter),
+}
+
+impl Splitter {
+    /// Compiles `pattern`: a scanner for the bundled patterns, else the best regex engine for it.
+    pub fn new(pattern: &str) -> Result<Self, VocabError> {
+        Ok(match pattern {
+            R50K_PATTERN => Self::Scanner(Scanner::R50k),
+            CL100K_PATTERN => Self::Scanner(Scanner::Cl100k),
+            O200K_PATTERN => Self::Scanner(Scanner::O200k),
+            _ => Self::Regex(RegexSplitter::new(pattern)?),
+        })
+    }
+
+    /// Whether this splitter runs in linear time on any input (true for the bundled patterns).
+    pub fn is_linear(&self) -> bool {
+        match self {
+            Self::Scanner(_) => true,
+            Self::Regex(regex) => regex.is_linear(),
+        }
+    }
+
+    /// Calls `on_piece` with the byte range of each piece of `text`, in order.
+    ///
+    /// Text between pieces (which a pattern that does not cover every character leaves) is dropped, as in tiktoken.
+    #[inline]
+    pub fn for_each_piece(&self, text: &str, mut on_piece: impl FnMut(usize, usize)) -> Result<(), EncodeError> {
+        let scan: fn(&Cursor<'_>, usize) -> usize = match self {
+            Self::Regex(regex) => return regex.for_each_piece(text, on_piece),
+            Self::Scanner(Scanner::R50k) => r50k::piece_end,
+            Self::Scanner(Scanner::Cl100k) => cl100k::piece_end,
+            Self::Scanner(Scanner::O200k) => o200k::piece_end,
+        };
+        let cursor = Cursor::new(text);
+        let mut start = 0;
+        while start < text.len() {
+            let end = scan(&cursor, start);
+            on_piece(start, end);
+            start = end;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pieces(splitter: &Splitter, text: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        splitter.for_each_piece(text, |start, end| out.push(text[start..end].to_string())).expect("splits");
+        out
+    }
+
+    /// Characters from every class the patterns distinguish, and the ones they name.
+    const ALPHABET: &[char] = &[
+        'a', 'b', 's', 'S', 't', 'l', 'L', 'v', 'e', 'E', 'r', 'd', 'm', 'A', 'Z', '\u{17F}', '\u{212A}', 'é', 'É',
+        'ǅ', 'ʰ', '中', 'ا', '\u{301}', '\u{93F}', '0', '7', '٣', '½', 'Ⅻ', ' ', ' ', ' ', '\t', '\n', '\r', '\u{a0}',
+        '\u{3000}', '\u{2028}', '\u{b}', '\u{c}', '\u{85}', '\'', '\'', '!', '.', '/', '-', '(', '😀', '\u{200d}',
+        '\u{fe0f}', '\u{e000}',
+    ];
+
+    fn generated_texts() -> Vec<String> {
+        let mut state = 0x9E37_79B9_u32;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state
+        };
+        (0..20_000)
+            .map(|_| {
+                let len = next() % 40;
+                (0..len).map(|_| ALPHABET[next() as usize % ALPHABET.len()]).collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn scanners_agree_with_both_regex_engines() {
+        let texts = generated_texts();
+        for pattern in [R50K_PATTERN, CL100K_PATTERN, O200K_PATTERN] {
+            let scanner = Splitter::new(pattern).expect("bundled");
+            assert!(matches!(scanner, Splitter::Scanner(_)));
+            let automaton = Splitter::Regex(RegexSplitter::new(pattern).expect("compiles"));
+            let backtracking = Splitter::Regex(RegexSplitter::backtracking(pattern).expect("compiles"));
+            for text in &texts {
+                let expected = pieces(&backtracking, text);
+                assert_eq!(pieces(&automaton, text), expected, "automaton, pattern {pattern:?}, text {text:?}");
+                assert_eq!(pieces(&scanner, text), expected, "scanner, pattern {pattern:?}, text {text:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn gpt2_original_pattern_splits_like_r50k() {
+        let original = Splitter::new(GPT2_ORIGINAL_PATTERN).expect("compiles");
+        let r50k = Splitter::new(R50K_PATTERN).expect("compiles");
+        for text in generated_texts() {
+            assert_eq!(pieces(&original, &text), pieces(&r50k, &text), "text {text:?}");
+        }
+    }
+
+    #[test]
+    fn scanners_split_long_runs() {
+        for pattern in [R50K_PATTERN, CL100K_PATTERN, O200K_PATTERN] {
+            let scanner = Splitter::new(pattern).expect("bundled");
+            let text = " ".repeat(1 << 20) + "x";
+            assert_eq!(pieces(&scanner, &text).len(), 2);
+            assert_eq!(pieces(&scanner, &"a".repeat(1 << 20)).len(), 1);
+        }
+    }
+}
