@@ -97,7 +97,13 @@ impl PyEncoder {
         policy: &PySpecialPolicy,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let tokens = py.detach(|| self.inner.encode(&text, &policy.inner))?;
-        Ok(PyBytes::new(py, &tokens_to_le_bytes(&tokens)))
+        // Written straight into the bytes object: one copy of the tokens, not two.
+        PyBytes::new_with(py, tokens.len() * 4, |buffer| {
+            for (chunk, token) in buffer.chunks_exact_mut(4).zip(&tokens) {
+                chunk.copy_from_slice(&token.to_le_bytes());
+            }
+            Ok(())
+        })
     }
 
     #[pyo3(signature = (texts, policy, num_threads=None))]
@@ -205,10 +211,6 @@ impl PyEncoder {
     fn has_linear_splitter(&self) -> bool {
         self.inner.has_linear_splitter()
     }
-}
-
-fn tokens_to_le_bytes(tokens: &[Rank]) -> Vec<u8> {
-    tokens.iter().flat_map(|token| token.to_le_bytes()).collect()
 }
 
 /// Parses a `.tiktoken` rank file into `(token bytes, rank)` pairs, for `bytepair.load.load_tiktoken_bpe`.
