@@ -52,7 +52,7 @@ impl Encoder {
     ///
     /// Fails only when a split pattern outside the bundled ones exhausts the backtracking engine's stack.
     pub fn encode_ordinary(&self, text: &str) -> Result<Vec<Rank>, EncodeError> {
-        let mut out = Vec::with_capacity(text.len() / 4 + 1);
+        let mut out = Vec::with_capacity(capacity_for(text));
         self.encode_ordinary_into(text, &mut out)?;
         Ok(out)
     }
@@ -80,7 +80,7 @@ impl Encoder {
         text: &str,
         policy: &SpecialPolicy,
     ) -> Result<(Vec<Rank>, usize), EncodeError> {
-        let mut out = Vec::with_capacity(text.len() / 4 + 1);
+        let mut out = Vec::with_capacity(capacity_for(text));
         let mut last_piece_tokens = 0;
         let mut start = 0;
         for special in self.specials.find(text, policy)? {
@@ -318,6 +318,12 @@ impl Encoder {
         let first = sorted.partition_point(|&rank| bytes(rank) < prefix);
         sorted[first..].iter().copied().take_while(move |&rank| bytes(rank).starts_with(prefix))
     }
+}
+
+/// A token count that English, code and most other text stay under (about 4 bytes per token is typical), so the
+/// output rarely grows while encoding.
+fn capacity_for(text: &str) -> usize {
+    text.len() / 3 + 8
 }
 
 /// The last character of `bytes` and its length in bytes, if `bytes` ends with a complete UTF-8 character.

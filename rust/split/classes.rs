@@ -78,6 +78,12 @@ impl Classes {
         Classes { ascii, block_of, blocks, folds }
     }
 
+    /// The class flags of an ASCII byte (`byte < 128`).
+    #[inline]
+    pub fn of_ascii(&self, byte: u8) -> u8 {
+        self.ascii[usize::from(byte & 0x7F)]
+    }
+
     /// The class flags of `c`.
     #[inline]
     pub fn of(&self, c: char) -> u8 {

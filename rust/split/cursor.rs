@@ -20,13 +20,22 @@ impl<'t> Cursor<'t> {
     }
 
     /// The character at `at`, its class flags and its length in bytes; `None` at the end.
-    #[inline]
+    ///
+    /// ASCII is decided inline; other characters in a separate function, so the common path stays small enough
+    /// to inline into every scanner loop (measured with callgrind: 33 instructions per byte of English went into
+    /// this function when it was not inlined).
+    #[allow(clippy::inline_always)] // measured: see above
+    #[inline(always)]
     pub fn at(&self, at: usize) -> Option<(char, u8, usize)> {
         let &first = self.text.get(at)?;
         if first < 0x80 {
-            let c = char::from(first);
-            return Some((c, self.classes.of(c), 1));
+            return Some((char::from(first), self.classes.of_ascii(first), 1));
         }
+        Some(self.decode(at, first))
+    }
+
+    #[inline(never)]
+    fn decode(&self, at: usize, first: u8) -> (char, u8, usize) {
         // The bytes come from a `&str`, so they are valid UTF-8 and `at` starts a character.
         let (len, initial) = match first {
             0xC0..=0xDF => (2, u32::from(first & 0x1F)),
@@ -35,7 +44,7 @@ impl<'t> Cursor<'t> {
         };
         let code = self.text[at + 1..at + len].iter().fold(initial, |code, &byte| (code << 6) | u32::from(byte & 0x3F));
         let c = char::from_u32(code).expect("a &str holds valid UTF-8");
-        Some((c, self.classes.of(c), len))
+        (c, self.classes.of(c), len)
     }
 
     /// The end of the run, from `from`, of characters with any of the flags in `mask`.
