@@ -1,7 +1,10 @@
-"""bytepair against official tiktoken: same vocab files, same documents, one process; prints a Markdown report.
+"""bytepair against official tiktoken and the installed peers: same vocab, same documents, one process; prints Markdown.
 
-Checks first that both give the same ids on every document, then times each call (best of N) and prints the machine,
-the versions, the exact command and one table per encoding. Run from the repository root on a release build:
+Checks first that bytepair gives tiktoken's ids on every document, then times each call (best of N) and prints the
+machine, the versions, the exact command and one table per encoding. Every peer among the other exact tokenizers that is
+installed (Hugging Face tokenizers, bpe-openai, riptoken, toktok-rs, wordchipper, quicktok-v1, gigatoken; see
+benches/peers.py) is built offline from the same vocab and runs the same rows, but only once its ids equal tiktoken's on
+every document; a peer that differs is reported as such and not timed. Run from the repository root on a release build:
 
     python benches/compare.py --repeat 3
 """
@@ -21,9 +24,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Union
 
 import numpy as np
 import tiktoken
@@ -31,8 +34,10 @@ import tiktoken.load
 
 import bytepair
 import bytepair.registry
+import peers
 from bytepair import _core
 from bytepair.config import ENCODINGS
+from peers import BATCH, BATCH_ARRAY, DECODE, ENCODE, ENCODE_ARRAY, Peer
 
 ROOT = Path(__file__).resolve().parent.parent
 VOCAB_DIR = ROOT / "python" / "bytepair" / "vocab"
@@ -45,6 +50,12 @@ MIB = 1024 * KIB
 EMOJI = ["😀", "😂", "🥲", "🎉", "🚀", "🤖", "❤️", "👍🏽", "👩🏾‍💻", "👨‍👩‍👧‍👦", "🇯🇵", "🇫🇷", "🏳️‍🌈"]
 
 
+# A table cell: a measurement, or a word shown as it is.
+NA = "n/a"  # the library has no such call
+NOT_RUN = "-"  # not measured: peers run the corpus rows only, or their ids differ (see the ids row)
+Cell = Union[float, str]
+
+
 @dataclass
 class Row:
     """One line of the table; throughputs in MB/s (10^6 bytes of UTF-8 text per second), load times in ms."""
@@ -53,17 +64,58 @@ class Row:
     benchmark: str
     input: str
     unit: str
-    tiktoken: float | None  # None: tiktoken could not run this input at all
-    bytepair: float
+    tiktoken: Cell  # "fails": tiktoken could not run this input at all
+    bytepair: Cell
     input_bytes: int
     tiktoken_input_bytes: int
+    peers: dict[str, Cell] = field(default_factory=dict)  # peer label -> cell; a peer not in it was not run
 
     @property
     def speedup(self) -> float | None:
         """How many times faster bytepair is (> 1: bytepair faster), whatever the unit."""
-        if self.tiktoken is None:
-            return None
-        return self.bytepair / self.tiktoken if self.unit == "MB/s" else self.tiktoken / self.bytepair
+        return ratio(self.bytepair, self.tiktoken, self.unit)
+
+    @property
+    def fastest_peer(self) -> str | None:
+        timed = {label: value for label, value in self.peers.items() if isinstance(value, float)}
+        return max(timed, key=lambda label: timed[label]) if timed and self.unit == "MB/s" else None
+
+    @property
+    def peer_speedup(self) -> float | None:
+        """bytepair's throughput / the fastest peer's (> 1: bytepair faster than every peer)."""
+        fastest = self.fastest_peer
+        return None if fastest is None else ratio(self.bytepair, self.peers[fastest], self.unit)
+
+
+def ratio(ours: Cell, theirs: Cell, unit: str) -> float | None:
+    if not isinstance(ours, float) or not isinstance(theirs, float):
+        return None
+    return ours / theirs if unit == "MB/s" else theirs / ours
+
+
+@dataclass
+class PeerCheck:
+    """A peer's ids against tiktoken's on every document of one encoding, and what the report says about it."""
+
+    label: str
+    version: str
+    source: str
+    apis: dict[str, str]  # row kind -> what it calls
+    documents: int = 0
+    differ: int = 0  # documents whose ids differ, raises included
+    raised: int = 0
+    first_problem: str = ""
+    vocab_equal: bool | None = None  # peers with their own copy of the vocab: does rank -> bytes equal ours?
+
+    @property
+    def exact(self) -> bool:
+        return self.differ == 0
+
+    def summary(self) -> str:
+        if self.exact:
+            return "equal"
+        raised = f" (raises on {self.raised:,})" if self.raised else ""
+        return f"ids differ on {self.differ:,} of {self.documents:,} documents{raised}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -80,17 +132,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     corpora = {kind: load_corpus(args.corpus_dir / f"{kind}.txt", corpus_limit) for kind in CORPUS_KINDS}
     documents = {kind: split_documents(text) for kind, text in corpora.items()}
+    threads = os.cpu_count() or 1
     notes: list[str] = []
     rows: list[Row] = []
+    checks: dict[str, list[PeerCheck]] = {}
+    missing: dict[str, list[tuple[str, str]]] = {}
     for name in names:
         progress(f"{name}: building both encodings")
         ours = bytepair.get_encoding(name)
         theirs = build_tiktoken(name)
+        expected = {}
         for kind in CORPUS_KINDS:
             progress(f"{name}: checking ids on {kind}")
-            expected = check_ids(name, kind, documents[kind], ours, theirs)
-            progress(f"{name}: timing {kind}")
-            rows += bench_corpus(name, kind, documents[kind], expected, ours, theirs, repeat)
+            expected[kind] = check_ids(name, kind, documents[kind], ours, theirs)
+        corpus_rows, checks[name], missing[name] = bench_corpora(
+            name, documents, expected, ours, theirs, threads, repeat, notes
+        )
+        rows += corpus_rows
+        gc.collect()  # the peers are gone with bench_corpora's frame; free their vocab before the next encoding
         progress(f"{name}: timing load")
         rows.append(bench_load(name, repeat))
         for label, make in worst_cases():
@@ -98,7 +157,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows.append(bench_worst_case(name, label, make, worst_bytes, ours, theirs, repeat, args.budget, notes))
 
     command = shlex.join(["python", *sys.argv]) if argv is None else shlex.join(["python", "benches/compare.py", *argv])
-    print(render(rows, names, command, args.corpus_dir, corpora, documents, repeat, args.budget, notes))
+    print(
+        render(rows, names, command, args.corpus_dir, corpora, documents, repeat, args.budget, notes, checks, missing)
+    )
     if args.csv:
         write_csv(args.csv, rows)
         progress(f"rows saved to {args.csv}")
@@ -222,6 +283,40 @@ def check_ids(name: str, kind: str, documents: list[str], ours: Any, theirs: Any
     return expected
 
 
+def check_peer(
+    peer: Peer, ranks: dict[bytes, int], documents: dict[str, list[str]], expected: dict[str, list[list[int]]]
+) -> PeerCheck:
+    """Counts the documents on which the peer's ids differ from tiktoken's (raising counts as differing)."""
+    check = PeerCheck(peer.label, peer.version, peer.source, {kind: op.api for kind, op in peer.ops.items()})
+    for kind in CORPUS_KINDS:
+        for index, (document, want) in enumerate(zip(documents[kind], expected[kind])):
+            check.documents += 1
+            try:
+                with stderr_silenced():
+                    got = list(peer.encode_one(document))
+            except BaseException as err:  # PanicException derives from BaseException, not Exception
+                if isinstance(err, (KeyboardInterrupt, SystemExit)):
+                    raise
+                check.differ += 1
+                check.raised += 1
+                check.first_problem = check.first_problem or f"{kind} document {index}: {type(err).__name__}: {err}"
+                continue
+            if got != want:
+                check.differ += 1
+                if not check.first_problem:
+                    first = next((i for i, (a, b) in enumerate(zip(want, got)) if a != b), min(len(want), len(got)))
+                    check.first_problem = (
+                        f"{kind} document {index}, first at token {first}: "
+                        f"tiktoken {want[first : first + 4]}, {peer.label} {got[first : first + 4]}"
+                    )
+    if peer.token_bytes is not None:
+        try:
+            check.vocab_equal = all(peer.token_bytes(rank) == token for token, rank in ranks.items())
+        except Exception:  # an id it does not know
+            check.vocab_equal = False
+    return check
+
+
 def check_outputs(name: str, kind: str, call: str, documents: list[str], expected: list[list[int]], got: Any) -> None:
     """A timed call's output must equal tiktoken's ids (so no row times a wrong answer)."""
     for index, (document, want, one) in enumerate(zip(documents, expected, got)):
@@ -276,33 +371,119 @@ def megabytes_per_second(size: int, seconds: float) -> float:
     return size / seconds / 1e6
 
 
+def bench_corpora(
+    name: str,
+    documents: dict[str, list[str]],
+    expected: dict[str, list[list[int]]],
+    ours: Any,
+    theirs: Any,
+    threads: int,
+    repeat: int,
+    notes: list[str],
+) -> tuple[list[Row], list[PeerCheck], list[tuple[str, str]]]:
+    """The corpus rows of one encoding for tiktoken, bytepair and every installed peer whose ids equal tiktoken's."""
+    spec = ENCODINGS[name]
+    vocab_path = VOCAB_DIR / spec.vocab_file
+    ranks = tiktoken.load.load_tiktoken_bpe(str(vocab_path))
+    with tempfile.TemporaryDirectory(prefix="bytepair-peers-") as scratch:
+        progress(f"{name}: building the installed peers")
+        found, missing = peers.build_all(spec, ranks, vocab_path, threads, Path(scratch))
+        checks = []
+        for peer in found:
+            progress(f"{name}: checking {peer.label}'s ids")
+            checks.append(check_peer(peer, ranks, documents, expected))
+        # Like tiktoken and bytepair (check_ids), each peer has now run every document once before it is timed: a peer
+        # that caches pieces across calls (toktok-rs and gigatoken do) is timed with its cache warm.
+        exact = [peer for peer, check in zip(found, checks) if check.exact]
+        rows = []
+        for kind in CORPUS_KINDS:
+            progress(f"{name}: timing {kind}")
+            rows += bench_corpus(
+                name, kind, documents[kind], expected[kind], ours, theirs, exact, threads, repeat, notes
+            )
+    for row in rows:  # a peer whose ids differ keeps its column, with nothing timed
+        row.peers.update({check.label: NOT_RUN for check in checks if not check.exact})
+    return rows, checks, missing
+
+
 def bench_corpus(
-    name: str, kind: str, documents: list[str], expected: list[list[int]], ours: Any, theirs: Any, repeat: int
+    name: str,
+    kind: str,
+    documents: list[str],
+    expected: list[list[int]],
+    ours: Any,
+    theirs: Any,
+    exact_peers: list[Peer],
+    threads: int,
+    repeat: int,
+    notes: list[str],
 ) -> list[Row]:
     size = sum(len(document.encode("utf-8")) for document in documents)
-    threads = os.cpu_count() or 1
+    texts = [document.encode("utf-8") for document in documents]
 
-    def row(benchmark: str, call: str, run: Callable[[Any], Any]) -> Row:
-        speeds = []
+    def row(benchmark: str, row_kind: str, call: str | None, run: Callable[[Any], Any] | None) -> Row:
+        """``call``/``run``: tiktoken's method name and how to call it on either encoding (None: neither has one)."""
+        inputs = expected if row_kind == DECODE else documents
+        speeds: list[Cell] = []
         for encoding in (theirs, ours):
+            if call is None or run is None:
+                speeds.append(NA)
+                continue
             seconds, result = best_of(repeat, lambda: run(encoding))  # noqa: B023  (called before the loop moves on)
             if call == "decode_bytes":
-                if result != [document.encode("utf-8") for document in documents]:
+                if result != texts:
                     sys.exit(f"{name} {kind}: decode_bytes did not give the documents back ({encoding!r})")
             else:
                 check_outputs(name, kind, call, documents, expected, result)
             speeds.append(megabytes_per_second(size, seconds))
-        return Row(name, benchmark, kind, "MB/s", speeds[0], speeds[1], size, size)
+        cells: dict[str, Cell] = {}
+        for peer in exact_peers:
+            op = peer.ops.get(row_kind)
+            if op is None:
+                cells[peer.label] = NA
+                continue
+            try:
+                with stderr_silenced():  # a Rust panic prints its backtrace straight to fd 2
+                    seconds, result = best_of(repeat, lambda: op.run(inputs))  # noqa: B023
+            except BaseException as err:  # PanicException derives from BaseException, not Exception
+                if isinstance(err, (KeyboardInterrupt, SystemExit)):
+                    raise
+                notes.append(f"{name}, {kind}, {benchmark}: {peer.label}'s {op.api} raises {type(err).__name__}: {err}")
+                cells[peer.label] = "raises"
+                continue
+            if op.read(result) != (texts if row_kind == DECODE else expected):
+                notes.append(f"{name}, {kind}, {benchmark}: {peer.label}'s {op.api} gives other ids than tiktoken")
+                cells[peer.label] = "wrong ids"
+                continue
+            cells[peer.label] = megabytes_per_second(size, seconds)
+        return Row(name, benchmark, kind, "MB/s", speeds[0], speeds[1], size, size, cells)
 
     return [
-        row("encode_ordinary, 1 thread", "encode_ordinary", lambda enc: [enc.encode_ordinary(d) for d in documents]),
-        row("encode_to_numpy, 1 thread", "encode_to_numpy", lambda enc: [enc.encode_to_numpy(d) for d in documents]),
+        row(
+            "encode_ordinary, 1 thread",
+            ENCODE,
+            "encode_ordinary",
+            lambda enc: [enc.encode_ordinary(d) for d in documents],
+        ),
+        row(
+            "encode_to_numpy, 1 thread",
+            ENCODE_ARRAY,
+            "encode_to_numpy",
+            lambda enc: [enc.encode_to_numpy(d) for d in documents],
+        ),
         row(
             f"encode_ordinary_batch, {threads} threads",
+            BATCH,
             "encode_ordinary_batch",
             lambda enc: enc.encode_ordinary_batch(documents, num_threads=threads),
         ),
-        row("decode_bytes, 1 thread", "decode_bytes", lambda enc: [enc.decode_bytes(tokens) for tokens in expected]),
+        row(f"batch, flat array output, {threads} threads", BATCH_ARRAY, None, None),
+        row(
+            "decode_bytes, 1 thread",
+            DECODE,
+            "decode_bytes",
+            lambda enc: [enc.decode_bytes(tokens) for tokens in expected],
+        ),
     ]
 
 
@@ -373,7 +554,7 @@ def bench_worst_case(
     ours_speed = megabytes_per_second(size, ours_seconds)
     if done is None:
         notes.append(f"{name}, {label}: tiktoken fails already on the first {format_size(n)} ({failure}).")
-        return Row(name, "worst case, encode_ordinary", label, "MB/s", None, ours_speed, size, 0)
+        return Row(name, "worst case, encode_ordinary", label, "MB/s", "fails", ours_speed, size, 0)
     timed, prefix, want = done
     got = ours.encode_ordinary(prefix)
     if got != want:
@@ -437,6 +618,8 @@ def render(
     repeat: int,
     budget: float,
     notes: list[str],
+    checks: dict[str, list[PeerCheck]],
+    missing: dict[str, list[tuple[str, str]]],
 ) -> str:
     try:
         corpus_shown = corpus_dir.resolve().relative_to(ROOT)
@@ -446,63 +629,135 @@ def render(
         f"{kind} {len(text.encode('utf-8')) / 1e6:.2f} MB in {len(documents[kind]):,} documents"
         for kind, text in corpora.items()
     )
+    versions = {check.label: check.version for name in names for check in checks[name]}
+    not_run = sorted({f"{label} ({why})" for name in names for label, why in missing[name] if why == "not installed"})
     lines = [
-        "## bytepair vs tiktoken",
+        "## bytepair vs tiktoken and peers",
         "",
         f"- command: `{command}`",
         f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
         f"- machine: {cpu_model()}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.machine()}",
         f"- versions: Python {platform.python_version()}, tiktoken {tiktoken.__version__}, "
         f"bytepair {bytepair.__version__} (release build), numpy {np.__version__}",
+        "- peers: " + (", ".join(f"{label} {version}" for label, version in versions.items()) or "none installed"),
+    ]
+    if not_run:
+        lines.append(f"- peers not run: {', '.join(not_run)}")
+    lines += [
         f"- corpus: `{corpus_shown}/`: {sizes} (documents: ~4 KiB, cut at line breaks)",
-        f"- method: same process, same vocab files, ids checked equal on every document first; best of {repeat} "
-        "repeats, garbage collector off while timing; MB/s = 10^6 bytes of UTF-8 text per second; "
-        "speedup = bytepair's throughput / tiktoken's (load: tiktoken's time / bytepair's); > 1 means bytepair "
+        "- method: same process, same vocab, ids checked equal to tiktoken's on every document first; "
+        f"best of {repeat} repeats, garbage collector off while timing; MB/s = 10^6 bytes of UTF-8 text per second; "
+        "bytepair/tiktoken = bytepair's throughput / tiktoken's (load: tiktoken's time / bytepair's); "
+        "bytepair/fastest peer = bytepair's throughput / the fastest exact peer's on that row; > 1 means bytepair "
         "is faster",
     ]
     for name in names:
+        labels = [check.label for check in checks[name]]
         lines += [
             "",
             f"### {name}",
             "",
-            "| benchmark | input | tiktoken | bytepair | speedup |",
-            "|---|---|--:|--:|--:|",
+            "| benchmark | input | tiktoken | bytepair | "
+            + " | ".join(labels)
+            + (" | " if labels else "")
+            + "bytepair/tiktoken | bytepair/fastest peer |",
+            "|---|---|--:|--:|" + "--:|" * len(labels) + "--:|--:|",
+            "| "
+            + " | ".join(
+                [
+                    "ids = tiktoken's",
+                    f"all {sum(len(d) for d in documents.values()):,} documents",
+                    "reference",
+                    "equal",
+                    *(check.summary() for check in checks[name]),
+                    "",
+                    "",
+                ]
+            )
+            + " |",
         ]
         for row in rows:
-            if row.encoding != name:
-                continue
+            if row.encoding != name or all(cell == NA for cell in (row.tiktoken, row.bytepair, *row.peers.values())):
+                continue  # a row that no library here can run
+            peer_cells = "".join(f"{format_value(row.peers.get(label, NOT_RUN), row.unit)} | " for label in labels)
+            fastest = row.fastest_peer
+            vs_peer = format_speedup(row.peer_speedup) + (f" ({fastest})" if row.peer_speedup is not None else "")
             lines.append(
                 f"| {row.benchmark} | {row.input} | {format_value(row.tiktoken, row.unit)} | "
-                f"{format_value(row.bytepair, row.unit)} | {format_speedup(row.speedup)} |"
+                f"{format_value(row.bytepair, row.unit)} | {peer_cells}{format_speedup(row.speedup)} | {vs_peer} |"
             )
+        lines += ["", *peer_sources(name, checks[name], missing[name])]
     lines += [
         "",
         "Load: tiktoken = `load_tiktoken_bpe(path)` + `tiktoken.Encoding(...)`; bytepair = "
         "`bytepair.registry._build(spec)` (reads the file, checks its sha256, parses it in Rust), no cache.",
         f"Worst cases: bytepair runs the full input; tiktoken doubles its input from 4 KiB while one call is "
         f"predicted to take under {budget:g} s, and the row says when it stopped short.",
+        f"Peers run the corpus rows only ({NOT_RUN} elsewhere), and only when their ids equal tiktoken's on every "
+        f"document ({NOT_RUN} otherwise); {NA}: the library has no such call. Each peer's calls, in row order "
+        "(encode / array / batch / flat array batch / decode); every output is checked against tiktoken's ids:",
     ]
+    lines += [f"- {label}: {calls}" for label, calls in peer_calls(checks).items()]
     lines += [f"- {note}" for note in notes]
     return "\n".join(lines)
 
 
-def format_value(value: float | None, unit: str) -> str:
-    if value is None:
-        return "fails"
+def peer_sources(name: str, checks: list[PeerCheck], missing: list[tuple[str, str]]) -> list[str]:
+    """Where each peer's vocab came from, what its ids check found, and why the others did not run."""
+    lines = []
+    for check in checks:
+        vocab = {None: "", True: "; its rank -> bytes table equals ours", False: "; its rank -> bytes table DIFFERS"}
+        problem = f"; first: {check.first_problem}" if check.first_problem else ""
+        lines.append(f"- {check.label}: {check.source}{vocab[check.vocab_equal]}{problem}")
+    lines += [f"- {label}: not run ({why})" for label, why in missing if why != "not installed"]
+    return lines
+
+
+def peer_calls(checks: dict[str, list[PeerCheck]]) -> dict[str, str]:
+    calls: dict[str, str] = {}
+    for name_checks in checks.values():
+        for check in name_checks:
+            apis = [check.apis.get(kind, NA) for kind in (ENCODE, ENCODE_ARRAY, BATCH, BATCH_ARRAY, DECODE)]
+            calls.setdefault(check.label, " / ".join(apis))
+    return calls
+
+
+def format_value(value: Cell, unit: str) -> str:
+    if isinstance(value, str):
+        return value
     return f"{value:,.1f} {unit}" if value >= 10 else f"{value:.2f} {unit}"
 
 
 def format_speedup(speedup: float | None) -> str:
-    return "n/a" if speedup is None else f"{speedup:.2f}x"
+    return NA if speedup is None else f"{speedup:.2f}x"
 
 
 def write_csv(path: Path, rows: list[Row]) -> None:
+    labels = list(dict.fromkeys(label for row in rows for label in row.peers))
+    fields = [
+        "encoding", "benchmark", "input", "unit", "tiktoken", "bytepair", *labels,
+        "input_bytes", "tiktoken_input_bytes", "speedup", "fastest_peer", "peer_speedup",
+    ]  # fmt: skip
     with path.open("w", newline="", encoding="utf-8") as file:
-        fields = [*asdict(rows[0]), "speedup"] if rows else []
         writer = csv.DictWriter(file, fieldnames=fields)
         writer.writeheader()
         for row in rows:
-            writer.writerow({**asdict(row), "speedup": row.speedup})
+            writer.writerow(
+                {
+                    "encoding": row.encoding,
+                    "benchmark": row.benchmark,
+                    "input": row.input,
+                    "unit": row.unit,
+                    "tiktoken": row.tiktoken,
+                    "bytepair": row.bytepair,
+                    **{label: row.peers.get(label, NOT_RUN) for label in labels},
+                    "input_bytes": row.input_bytes,
+                    "tiktoken_input_bytes": row.tiktoken_input_bytes,
+                    "speedup": row.speedup,
+                    "fastest_peer": row.fastest_peer,
+                    "peer_speedup": row.peer_speedup,
+                }
+            )
 
 
 if __name__ == "__main__":
