@@ -4,7 +4,7 @@
 //! Each branch below is one alternative, tried in the pattern's order; the differential tests in `split/mod.rs` and
 //! `tests/test_split.py` hold it to the regex engines on generated text.
 
-use super::classes::{LETTER, NUMBER, SPACE};
+use super::classes::{LETTER, NUMBER};
 use super::cursor::Cursor;
 
 /// The end of the piece that starts at `start` (`start < text.len()`).
@@ -29,22 +29,11 @@ pub fn piece_end(text: &Cursor<'_>, start: usize) -> usize {
     }
     // \p{N}{1,3}+
     if flags & NUMBER != 0 {
-        let mut end = start + len;
-        for _ in 0..2 {
-            match text.at(end) {
-                Some((_, next, next_len)) if next & NUMBER != 0 => end += next_len,
-                _ => break,
-            }
-        }
-        return end;
+        return text.up_to_three_numbers(start, len);
     }
     //  ?[^\s\p{L}\p{N}]++[\r\n]*+
-    let body = if first == ' ' { start + 1 } else { start };
-    if let Some((_, kind, _)) = text.at(body) {
-        if kind & (SPACE | LETTER | NUMBER) == 0 {
-            let end = text.run_without(body, SPACE | LETTER | NUMBER);
-            return text.run_of_bytes(end, b"\r\n");
-        }
+    if let Some(end) = text.punctuation(start, first, b"\r\n") {
+        return end;
     }
     // Only white space is left. \s++$
     let end = text.space_run(start);
@@ -56,12 +45,7 @@ pub fn piece_end(text: &Cursor<'_>, start: usize) -> usize {
         return end;
     }
     // \s+(?!\S): the run less its last character, when that leaves something; else \s.
-    let last = text.last_char_start(end);
-    if last > start {
-        last
-    } else {
-        start + len
-    }
+    text.space_run_before_word(start, end).unwrap_or(start + len)
 }
 
 /// The end of `(?i:[sdmt]|ll|ve|re)` at `at`, if it matches there.

@@ -73,6 +73,39 @@ impl<'t> Cursor<'t> {
         end
     }
 
+    /// The end of `\p{N}{1,3}` from `from`, where a number of `len` bytes starts.
+    #[inline]
+    pub fn up_to_three_numbers(&self, from: usize, len: usize) -> usize {
+        let mut end = from + len;
+        for _ in 0..2 {
+            match self.at(end) {
+                Some((_, flags, next_len)) if flags & super::classes::NUMBER != 0 => end += next_len,
+                _ => break,
+            }
+        }
+        end
+    }
+
+    /// The end of ` ?[^\s\p{L}\p{N}]+` followed by a run of the ASCII bytes in `then`, if it matches at `from`.
+    #[inline]
+    pub fn punctuation(&self, from: usize, first: char, then: &[u8]) -> Option<usize> {
+        use super::classes::{LETTER, NUMBER, SPACE};
+        let body = if first == ' ' { from + 1 } else { from };
+        let (_, flags, _) = self.at(body)?;
+        if flags & (SPACE | LETTER | NUMBER) != 0 {
+            return None;
+        }
+        Some(self.run_of_bytes(self.run_without(body, SPACE | LETTER | NUMBER), then))
+    }
+
+    /// `\s+(?!\S)` on the white space run `from..end` that stops before a non-space: the run less its last
+    /// character, when that leaves something.
+    #[inline]
+    pub fn space_run_before_word(&self, from: usize, end: usize) -> Option<usize> {
+        let last = self.last_char_start(end);
+        (last > from).then_some(last)
+    }
+
     /// The end of the run, from `from`, of the ASCII bytes in `set`.
     #[inline]
     pub fn run_of_bytes(&self, from: usize, set: &[u8]) -> usize {

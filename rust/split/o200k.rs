@@ -7,7 +7,7 @@
 //! engine returns; the comments say how. The differential tests in `split/mod.rs` and `tests/test_split.py` hold it
 //! to the regex engines on generated text.
 
-use super::classes::{LETTER, LOWER, NUMBER, SPACE, UPPER};
+use super::classes::{LETTER, LOWER, NUMBER, UPPER};
 use super::cursor::Cursor;
 
 /// The end of the piece that starts at `start` (`start < text.len()`).
@@ -27,22 +27,11 @@ pub fn piece_end(text: &Cursor<'_>, start: usize) -> usize {
     }
     // \p{N}{1,3}
     if flags & NUMBER != 0 {
-        let mut end = start + len;
-        for _ in 0..2 {
-            match text.at(end) {
-                Some((_, next, next_len)) if next & NUMBER != 0 => end += next_len,
-                _ => break,
-            }
-        }
-        return end;
+        return text.up_to_three_numbers(start, len);
     }
     //  ?[^\s\p{L}\p{N}]+[\r\n/]*
-    let body = if first == ' ' { start + 1 } else { start };
-    if let Some((_, kind, _)) = text.at(body) {
-        if kind & (SPACE | LETTER | NUMBER) == 0 {
-            let end = text.run_without(body, SPACE | LETTER | NUMBER);
-            return text.run_of_bytes(end, b"\r\n/");
-        }
+    if let Some(end) = text.punctuation(start, first, b"\r\n/") {
+        return end;
     }
     // Only white space is left. \s*[\r\n]+: \s* backs off to the last line break of the run, and [\r\n]+ then
     // takes it alone (nothing after it in the run is a line break).
@@ -55,12 +44,7 @@ pub fn piece_end(text: &Cursor<'_>, start: usize) -> usize {
     if end == text.len() {
         return end;
     }
-    let last = text.last_char_start(end);
-    if last > start {
-        last
-    } else {
-        end
-    }
+    text.space_run_before_word(start, end).unwrap_or(end)
 }
 
 /// Alternative 1 from `from`, after the prefix: `[UPPER]*[LOWER]+` then an optional contraction.

@@ -42,10 +42,5 @@ pub fn piece_end(text: &Cursor<'_>, start: usize) -> usize {
     if end == text.len() {
         return end;
     }
-    let last = text.last_char_start(end);
-    if last > start {
-        last
-    } else {
-        start + len
-    }
+    text.space_run_before_word(start, end).unwrap_or(start + len)
 }
