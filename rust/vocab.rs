@@ -22,12 +22,7 @@ pub const MAX_RANK: Rank = (1 << 24) - 1;
 /// empty, every rank is at most [`MAX_RANK`].
 #[derive(Debug, Clone)]
 pub struct Vocab {
-    /// Tokens of up to 7 bytes, keyed by their bytes packed into a `u64` with the length in the top byte: most
-    /// lookups of a merge are 2-7 bytes long, and an integer key hashes in one multiply and compares without a
-    /// `memcmp` (measured: hash lookups were 19% of encode time on English with byte-string keys).
-    short: FxHashMap<u64, Rank>,
-    /// Tokens of 8 bytes or more.
-    long: FxHashMap<Box<[u8]>, Rank>,
+    tokens: TokenMap,
     /// `token_bytes[starts[r]..starts[r + 1]]` are the bytes of rank `r`; empty where no token has rank `r`.
     starts: Vec<u32>,
     token_bytes: Vec<u8>,
@@ -58,19 +53,10 @@ impl Vocab {
     }
 
     fn build(entries: &[(Box<[u8]>, Rank)], lines: Option<&[usize]>) -> Result<Self, VocabError> {
-        let (ranks, by_rank) = index_unique(entries, lines)?;
+        let (tokens, by_rank) = index_unique(entries, lines)?;
         let mut byte_ranks = [0; 256];
         for byte in 0..=255u8 {
-            byte_ranks[byte as usize] = *ranks.get(&[byte][..]).ok_or(VocabError::MissingByte { byte })?;
-        }
-        let mut short = FxHashMap::default();
-        let mut long = FxHashMap::default();
-        for (token, rank) in ranks {
-            if token.len() <= SHORT_TOKEN_MAX {
-                short.insert(pack_short(&token), rank);
-            } else {
-                long.insert(token, rank);
-            }
+            byte_ranks[byte as usize] = tokens.get(&[byte]).ok_or(VocabError::MissingByte { byte })?;
         }
         let mut starts = Vec::with_capacity(by_rank.len() + 1);
         let mut token_bytes = Vec::with_capacity(entries.iter().map(|(token, _)| token.len()).sum());
@@ -81,7 +67,7 @@ impl Vocab {
             }
         }
         starts.push(u32::try_from(token_bytes.len()).map_err(|_| VocabError::TooLarge)?);
-        Ok(Self { short, long, starts, token_bytes, byte_ranks })
+        Ok(Self { tokens, starts, token_bytes, byte_ranks })
     }
 
     /// The rank of a token, if `bytes` is one.
@@ -89,8 +75,7 @@ impl Vocab {
     pub fn rank(&self, bytes: &[u8]) -> Option<Rank> {
         match bytes {
             [byte] => Some(self.byte_ranks[*byte as usize]),
-            _ if bytes.len() <= SHORT_TOKEN_MAX => self.short.get(&pack_short(bytes)).copied(),
-            _ => self.long.get(bytes).copied(),
+            _ => self.tokens.get(bytes),
         }
     }
 
@@ -110,7 +95,7 @@ impl Vocab {
 
     /// The number of mergeable tokens.
     pub fn len(&self) -> usize {
-        self.short.len() + self.long.len()
+        self.tokens.short.len() + self.tokens.long.len()
     }
 
     /// Whether the vocab is empty (never true: every vocab has the 256 single bytes).
@@ -126,6 +111,35 @@ impl Vocab {
     /// Every `(token bytes, rank)`, in rank order.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], Rank)> + '_ {
         (0..=self.max_rank()).filter_map(|rank| Some((self.token_bytes(rank)?, rank)))
+    }
+}
+
+/// Token bytes -> rank, in two tables. Tokens of up to 7 bytes are keyed by their bytes packed into a `u64` with the
+/// length in the top byte: most lookups of a merge are 2-7 bytes long, and an integer key hashes in one multiply
+/// and compares without a `memcmp` (measured: hash lookups were 19% of encode time on English with byte-string
+/// keys). Longer tokens keep their bytes as the key.
+#[derive(Debug, Clone, Default)]
+struct TokenMap {
+    short: FxHashMap<u64, Rank>,
+    long: FxHashMap<Box<[u8]>, Rank>,
+}
+
+impl TokenMap {
+    #[inline]
+    fn get(&self, bytes: &[u8]) -> Option<Rank> {
+        if bytes.len() <= SHORT_TOKEN_MAX {
+            self.short.get(&pack_short(bytes)).copied()
+        } else {
+            self.long.get(bytes).copied()
+        }
+    }
+
+    fn insert(&mut self, bytes: &[u8], rank: Rank) {
+        if bytes.len() <= SHORT_TOKEN_MAX {
+            self.short.insert(pack_short(bytes), rank);
+        } else {
+            self.long.insert(bytes.into(), rank);
+        }
     }
 }
 
@@ -176,14 +190,13 @@ fn read_rank_file(file: &[u8]) -> Result<(RankEntries, Vec<usize>), VocabError> 
     Ok((entries, lines))
 }
 
-/// The bytes -> rank map of `entries` and, for each rank, the index of its entry; fails on an empty or repeated
+/// The bytes -> rank table of `entries` and, for each rank, the index of its entry; fails on an empty or repeated
 /// token, a repeated rank or a rank over [`MAX_RANK`], naming the lines when `lines` are known.
-type RankIndex = (FxHashMap<Box<[u8]>, Rank>, Vec<Option<usize>>);
+type RankIndex = (TokenMap, Vec<Option<usize>>);
 
 fn index_unique(entries: &[(Box<[u8]>, Rank)], lines: Option<&[usize]>) -> Result<RankIndex, VocabError> {
     let line_of = |index: usize| lines.map(|lines| lines[index]);
-    let mut ranks: FxHashMap<Box<[u8]>, Rank> =
-        FxHashMap::with_capacity_and_hasher(entries.len(), rustc_hash::FxBuildHasher);
+    let mut ranks = TokenMap::default();
     let mut by_rank: Vec<Option<usize>> = Vec::new();
     for (index, (token, rank)) in entries.iter().enumerate() {
         let rank = *rank;
@@ -205,7 +218,7 @@ fn index_unique(entries: &[(Box<[u8]>, Rank)], lines: Option<&[usize]>) -> Resul
                 lines: located(line_of(first), line_of(index)),
             });
         }
-        if let Some(&first) = ranks.get(token) {
+        if let Some(first) = ranks.get(token) {
             let first_index = by_rank[first as usize].expect("every mapped token has its rank slot");
             return Err(VocabError::DuplicateToken {
                 token: escape(token),
@@ -214,7 +227,7 @@ fn index_unique(entries: &[(Box<[u8]>, Rank)], lines: Option<&[usize]>) -> Resul
                 lines: located(line_of(first_index), line_of(index)),
             });
         }
-        ranks.insert(token.clone(), rank);
+        ranks.insert(token, rank);
         by_rank[slot] = Some(index);
     }
     Ok((ranks, by_rank))
