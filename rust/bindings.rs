@@ -5,10 +5,11 @@
 #![allow(clippy::needless_pass_by_value)]
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
-use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyInt, PyList, PyTuple};
 
 use crate::{DecodeError, EncodeError, Encoder, Rank, SpecialPolicy, Vocab, VocabError};
 
@@ -44,6 +45,7 @@ impl From<VocabError> for PyErr {
 #[pyclass(name = "Encoder", module = "bytepair._core", frozen)]
 struct PyEncoder {
     inner: Encoder,
+    ints: TokenInts,
 }
 
 /// Python handle to a [`SpecialPolicy`], built once per argument combination and reused.
@@ -56,7 +58,7 @@ struct PySpecialPolicy {
 impl PyEncoder {
     #[new]
     fn new(py: Python<'_>, vocab_file: &[u8], pattern: &str, special_tokens: Vec<(String, Rank)>) -> PyResult<Self> {
-        Ok(Self { inner: py.detach(|| Encoder::from_vocab_file(vocab_file, pattern, special_tokens))? })
+        Ok(Self::wrap(py.detach(|| Encoder::from_vocab_file(vocab_file, pattern, special_tokens))?))
     }
 
     #[staticmethod]
@@ -70,7 +72,7 @@ impl PyEncoder {
             let vocab = Vocab::from_ranks(mergeable_ranks.into_iter().map(|(token, rank)| (token.into(), rank)))?;
             Encoder::new(vocab, pattern, special_tokens)
         })?;
-        Ok(Self { inner })
+        Ok(Self::wrap(inner))
     }
 
     // ==== Encoding ====
@@ -81,12 +83,19 @@ impl PyEncoder {
         PySpecialPolicy { inner: self.inner.special_policy(allowed, disallowed) }
     }
 
-    fn encode_ordinary(&self, py: Python<'_>, text: PyBackedStr) -> PyResult<Vec<Rank>> {
-        Ok(py.detach(|| self.inner.encode_ordinary(&text))?)
+    fn encode_ordinary<'py>(&self, py: Python<'py>, text: PyBackedStr) -> PyResult<Bound<'py, PyList>> {
+        let tokens = py.detach(|| self.inner.encode_ordinary(&text))?;
+        self.ints.list(py, &tokens)
     }
 
-    fn encode(&self, py: Python<'_>, text: PyBackedStr, policy: &PySpecialPolicy) -> PyResult<Vec<Rank>> {
-        Ok(py.detach(|| self.inner.encode(&text, &policy.inner))?)
+    fn encode<'py>(
+        &self,
+        py: Python<'py>,
+        text: PyBackedStr,
+        policy: &PySpecialPolicy,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let tokens = py.detach(|| self.inner.encode(&text, &policy.inner))?;
+        self.ints.list(py, &tokens)
     }
 
     /// The tokens as little-endian `uint32` bytes, for `numpy.frombuffer`.
@@ -107,24 +116,26 @@ impl PyEncoder {
     }
 
     #[pyo3(signature = (texts, policy, num_threads=None))]
-    fn encode_batch(
+    fn encode_batch<'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
         texts: Vec<PyBackedStr>,
         policy: &PySpecialPolicy,
         num_threads: Option<usize>,
-    ) -> PyResult<Vec<Vec<Rank>>> {
-        Ok(py.detach(|| self.inner.encode_batch(&texts, &policy.inner, num_threads.unwrap_or(0)))?)
+    ) -> PyResult<Bound<'py, PyList>> {
+        let batch = py.detach(|| self.inner.encode_batch(&texts, &policy.inner, num_threads.unwrap_or(0)))?;
+        self.ints.lists(py, &batch)
     }
 
     #[pyo3(signature = (texts, num_threads=None))]
-    fn encode_ordinary_batch(
+    fn encode_ordinary_batch<'py>(
         &self,
-        py: Python<'_>,
+        py: Python<'py>,
         texts: Vec<PyBackedStr>,
         num_threads: Option<usize>,
-    ) -> PyResult<Vec<Vec<Rank>>> {
-        Ok(py.detach(|| self.inner.encode_ordinary_batch(&texts, num_threads.unwrap_or(0)))?)
+    ) -> PyResult<Bound<'py, PyList>> {
+        let batch = py.detach(|| self.inner.encode_ordinary_batch(&texts, num_threads.unwrap_or(0)))?;
+        self.ints.lists(py, &batch)
     }
 
     fn encode_with_unstable(
@@ -212,6 +223,50 @@ impl PyEncoder {
     #[getter]
     fn has_linear_splitter(&self) -> bool {
         self.inner.has_linear_splitter()
+    }
+}
+
+impl PyEncoder {
+    fn wrap(inner: Encoder) -> Self {
+        let ints = TokenInts::new(inner.max_token_value());
+        Self { inner, ints }
+    }
+}
+
+/// One Python `int` per token id, made on first use and shared by every list this encoder returns.
+///
+/// CPython keeps only the ints up to 256 ready-made; building a list of other ids allocates one object per token,
+/// which was most of the cost of returning a list (measured with callgrind on English, cl100k_base: 95 instructions
+/// per token, against 20 to take a shared int and store it). Ints are immutable, so sharing them is invisible.
+/// Ids past [`TokenInts::LIMIT`] (only a sparse custom vocabulary has them) are made per use.
+struct TokenInts {
+    slots: Box<[OnceLock<Py<PyInt>>]>,
+}
+
+impl TokenInts {
+    /// Bounds the table (16 bytes per slot) for a vocabulary with a huge largest id.
+    const LIMIT: usize = 1 << 20;
+
+    fn new(max_token: Rank) -> Self {
+        let len = (max_token as usize + 1).min(Self::LIMIT);
+        Self { slots: (0..len).map(|_| OnceLock::new()).collect() }
+    }
+
+    #[inline]
+    fn int<'py>(&self, py: Python<'py>, token: Rank) -> Bound<'py, PyInt> {
+        let make = || PyInt::new(py, token).unbind();
+        match self.slots.get(token as usize) {
+            Some(slot) => slot.get_or_init(make).bind(py).clone(),
+            None => make().into_bound(py),
+        }
+    }
+
+    fn list<'py>(&self, py: Python<'py>, tokens: &[Rank]) -> PyResult<Bound<'py, PyList>> {
+        PyList::new(py, tokens.iter().map(|&token| self.int(py, token)))
+    }
+
+    fn lists<'py>(&self, py: Python<'py>, batch: &[Vec<Rank>]) -> PyResult<Bound<'py, PyList>> {
+        PyList::new(py, batch.iter().map(|tokens| self.list(py, tokens)).collect::<PyResult<Vec<_>>>()?)
     }
 }
 

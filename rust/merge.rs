@@ -35,7 +35,8 @@ pub const LINEAR_THRESHOLD: usize = 32;
 /// pays off on long pieces.
 pub const HEAP_THRESHOLD: usize = 4096;
 
-const NO_PAIR: Rank = Rank::MAX;
+/// No pair: the two parts do not join into a token.
+const NO_PAIR: Rank = crate::vocab::NO_RANK;
 
 /// Appends the tokens of one piece: the piece itself when it is a token, else its byte-pair merge.
 #[inline]
@@ -59,54 +60,68 @@ pub fn byte_pair_encode(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>) {
 }
 
 fn merge_by_rescanning(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>) {
-    // parts[i] = (start of part i, rank of the token joining parts i and i + 1); the last entry marks the end.
     // A fixed array on the stack for the short pieces this is used for: a heap allocation per piece showed up in
     // profiles (malloc and free were 6% of the instructions of encoding English). Longer pieces (only the tests
     // send them here, as the reference the queue-based merge is checked against) get a vector.
-    let mut on_stack = [(0u32, NO_PAIR); LINEAR_THRESHOLD + 1];
+    let mut on_stack = [Part::END; LINEAR_THRESHOLD + 1];
     let mut on_heap = Vec::new();
-    let parts: &mut [(u32, Rank)] = if piece.len() <= LINEAR_THRESHOLD {
+    let parts: &mut [Part] = if piece.len() <= LINEAR_THRESHOLD {
         &mut on_stack[..=piece.len()]
     } else {
-        on_heap.resize(piece.len() + 1, (0, NO_PAIR));
+        on_heap.resize(piece.len() + 1, Part::END);
         &mut on_heap
     };
     let position = |at: usize| u32::try_from(at).expect("pieces merged by rescanning are short");
-    for start in 0..piece.len() - 1 {
-        parts[start] = (position(start), vocab.rank(&piece[start..start + 2]).unwrap_or(NO_PAIR));
+    for (at, pair) in piece.windows(2).enumerate() {
+        parts[at] =
+            Part { start: position(at), token: vocab.byte_rank(pair[0]), pair: vocab.byte_pair_rank(pair[0], pair[1]) };
     }
-    parts[piece.len() - 1] = (position(piece.len() - 1), NO_PAIR);
-    parts[piece.len()] = (position(piece.len()), NO_PAIR);
+    let last = piece.len() - 1;
+    parts[last] = Part { start: position(last), token: vocab.byte_rank(piece[last]), pair: NO_PAIR };
+    parts[piece.len()] = Part { start: position(piece.len()), ..Part::END };
+    // parts[..len] are the parts and, last, the end marker.
     let mut len = piece.len() + 1;
-    let pair_rank = |parts: &[(u32, Rank)], i: usize| -> Rank {
+    let pair_rank = |parts: &[Part], i: usize| -> Rank {
         match parts.get(i + 2) {
-            Some(&(end, _)) => vocab.rank(&piece[parts[i].0 as usize..end as usize]).unwrap_or(NO_PAIR),
+            Some(after) => vocab.rank(&piece[parts[i].start as usize..after.start as usize]).unwrap_or(NO_PAIR),
             None => NO_PAIR,
         }
     };
     loop {
         let mut best = (NO_PAIR, 0);
-        for (i, &(_, rank)) in parts[..len - 1].iter().enumerate() {
-            if rank < best.0 {
-                best = (rank, i);
+        for (i, part) in parts[..len - 1].iter().enumerate() {
+            if part.pair < best.0 {
+                best = (part.pair, i);
             }
         }
         let (rank, i) = best;
         if rank == NO_PAIR {
             break;
         }
+        parts[i].token = rank;
         parts.copy_within(i + 2..len, i + 1);
         len -= 1;
-        parts[i].1 = pair_rank(&parts[..len], i);
+        parts[i].pair = pair_rank(&parts[..len], i);
         if i > 0 {
-            parts[i - 1].1 = pair_rank(&parts[..len], i - 1);
+            parts[i - 1].pair = pair_rank(&parts[..len], i - 1);
         }
     }
-    out.extend(parts[..len].windows(2).map(|pair| {
-        vocab
-            .rank(&piece[pair[0].0 as usize..pair[1].0 as usize])
-            .expect("every part is a single byte or the token of a merge")
-    }));
+    out.extend(parts[..len - 1].iter().map(|part| part.token));
+}
+
+/// One part of a piece being merged by rescanning: where it starts, its token, and the rank of the token that would
+/// join it with the next part ([`NO_PAIR`] if none). Keeping each part's token saves looking the parts up again at
+/// the end.
+#[derive(Clone, Copy)]
+struct Part {
+    start: u32,
+    token: Rank,
+    pair: Rank,
+}
+
+impl Part {
+    /// The marker after the last part (its `start` is the end of the piece).
+    const END: Part = Part { start: 0, token: NO_PAIR, pair: NO_PAIR };
 }
 
 fn merge_with_queue(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>, queue: &mut impl PairQueue) {
