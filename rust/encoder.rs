@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
 use crate::batch::map_in_parallel;
+use crate::cache::{new_owner, with_cache};
 use crate::error::{DecodeError, EncodeError, VocabError};
 use crate::merge::{byte_pair_encode, encode_piece};
 use crate::special::{SpecialPolicy, SpecialTokens};
@@ -21,6 +22,8 @@ pub struct Encoder {
     specials: SpecialTokens,
     /// Ranks ordered by their token bytes, for prefix searches; built on first use.
     sorted_ranks: OnceLock<Vec<Rank>>,
+    /// Identifies this encoder's entries in the per-thread piece caches.
+    cache_owner: u64,
 }
 
 impl Encoder {
@@ -34,7 +37,14 @@ impl Encoder {
         let specials = SpecialTokens::new(special_tokens, |rank| {
             vocab.token_bytes(rank).map(|bytes| format!("the ordinary token {:?}", escape(bytes)))
         })?;
-        Ok(Self { vocab, splitter, pattern: pattern.to_owned(), specials, sorted_ranks: OnceLock::new() })
+        Ok(Self {
+            vocab,
+            splitter,
+            pattern: pattern.to_owned(),
+            specials,
+            sorted_ranks: OnceLock::new(),
+            cache_owner: new_owner(),
+        })
     }
 
     /// Builds an encoder from the contents of a `.tiktoken` rank file (see [`Vocab::parse`]).
@@ -61,10 +71,12 @@ impl Encoder {
     pub fn encode_ordinary_into(&self, text: &str, out: &mut Vec<Rank>) -> Result<usize, EncodeError> {
         let bytes = text.as_bytes();
         let mut last_piece_tokens = 0;
-        self.splitter.for_each_piece(text, |start, end| {
-            let before = out.len();
-            encode_piece(&self.vocab, &bytes[start..end], out);
-            last_piece_tokens = out.len() - before;
+        with_cache(self.cache_owner, |mut cache| {
+            self.splitter.for_each_piece(text, |start, end| {
+                let before = out.len();
+                encode_piece(&self.vocab, &bytes[start..end], out, cache.as_deref_mut());
+                last_piece_tokens = out.len() - before;
+            })
         })?;
         Ok(last_piece_tokens)
     }
@@ -213,7 +225,7 @@ impl Encoder {
     /// Encodes bytes as one piece, with no split: the piece's token if it is one, else its byte-pair merge.
     pub fn encode_single_piece(&self, bytes: &[u8]) -> Vec<Rank> {
         let mut out = Vec::new();
-        encode_piece(&self.vocab, bytes, &mut out);
+        encode_piece(&self.vocab, bytes, &mut out, None);
         out
     }
 
@@ -234,7 +246,7 @@ impl Encoder {
             tokens.truncate(tokens.len() - last_piece_tokens);
         }
         unstable.extend_from_slice(&bytes[valid_up_to..]);
-        encode_piece(&self.vocab, &unstable, &mut tokens);
+        encode_piece(&self.vocab, &unstable, &mut tokens, None);
         Ok(tokens)
     }
 

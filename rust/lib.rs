@@ -18,6 +18,7 @@
 //! ```
 
 mod batch;
+mod cache;
 mod encoder;
 mod error;
 mod merge;

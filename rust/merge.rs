@@ -23,6 +23,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
+use crate::cache::PieceCache;
 use crate::vocab::{Rank, Vocab};
 
 /// Pieces up to this many bytes use the simple rescanning merge; longer ones a queue of candidate pairs.
@@ -38,13 +39,21 @@ pub const HEAP_THRESHOLD: usize = 4096;
 /// No pair: the two parts do not join into a token.
 const NO_PAIR: Rank = crate::vocab::NO_RANK;
 
-/// Appends the tokens of one piece: the piece itself when it is a token, else its byte-pair merge.
+/// Appends the tokens of one piece: the piece itself when it is a token, else its byte-pair merge, taken from
+/// `cache` when the piece was merged recently (and remembered there otherwise).
 #[inline]
-pub fn encode_piece(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>) {
+pub fn encode_piece(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>, cache: Option<&mut PieceCache>) {
     if let Some(rank) = vocab.rank(piece) {
         out.push(rank);
-    } else {
+        return;
+    }
+    let Some(cache) = cache else {
+        return byte_pair_encode(vocab, piece, out);
+    };
+    if !cache.get(piece, out) {
+        let before = out.len();
         byte_pair_encode(vocab, piece, out);
+        cache.insert(piece, &out[before..]);
     }
 }
 
@@ -327,7 +336,7 @@ mod tests {
         // "abc" is a token, but no merge reaches it ("ab" and "bc" are not tokens).
         let vocab = vocab(&["abc"]);
         let mut out = Vec::new();
-        encode_piece(&vocab, b"abc", &mut out);
+        encode_piece(&vocab, b"abc", &mut out, None);
         assert_eq!(out, [256]);
         out.clear();
         byte_pair_encode(&vocab, b"abc", &mut out);

@@ -1,6 +1,6 @@
 //! Reading a text by characters and class runs, for the hand-written scanners.
 
-use super::classes::Classes;
+use super::classes::{Classes, LETTER, LOWER, NUMBER, UPPER};
 
 /// A text and the class table; positions are byte offsets on character boundaries.
 pub struct Cursor<'t> {
@@ -48,9 +48,23 @@ impl<'t> Cursor<'t> {
     }
 
     /// The end of the run, from `from`, of characters with any of the flags in `mask`.
+    ///
+    /// Runs of ASCII letters or digits are read eight bytes at a time first (the pieces of English and code are
+    /// mostly such runs); the character-by-character loop takes over at the first byte the word test rejects.
     #[inline]
     pub fn run(&self, from: usize, mask: u8) -> usize {
         let mut end = from;
+        if let Some(in_class) = ascii_words_for(mask) {
+            while let Some(word) = self.text.get(end..end + 8) {
+                let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+                let outside = !in_class(word) & HIGH_BITS;
+                if outside != 0 {
+                    end += outside.trailing_zeros() as usize / 8;
+                    break;
+                }
+                end += 8;
+            }
+        }
         while let Some((_, flags, len)) = self.at(end) {
             if flags & mask == 0 {
                 break;
@@ -146,5 +160,73 @@ impl<'t> Cursor<'t> {
     #[inline]
     pub fn byte(&self, at: usize, byte: u8) -> Option<usize> {
         (self.text.get(at) == Some(&byte)).then_some(at + 1)
+    }
+}
+
+/// The high bit of every byte of a `u64`.
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// `byte` in every byte of a `u64`.
+const fn splat(byte: u8) -> u64 {
+    byte as u64 * 0x0101_0101_0101_0101
+}
+
+/// The high bit of each byte of `word` that is ASCII and in `low..=high` (both ASCII).
+///
+/// Each byte's low seven bits plus a constant reaches 0x80 exactly when the byte is at least the bound, and never
+/// carries into the next byte, so eight bytes compare at once.
+#[inline]
+fn ascii_between(word: u64, low: u8, high: u8) -> u64 {
+    let seven = word & !HIGH_BITS;
+    let at_least_low = seven + splat(0x80 - low);
+    let above_high = seven + splat(0x7F - high);
+    at_least_low & !above_high & !word & HIGH_BITS
+}
+
+/// The eight-byte test for the ASCII members of the class `mask`, when it has a simple one. The ASCII characters of
+/// `\p{L}` are exactly `[A-Za-z]`, of `\p{N}` exactly `[0-9]`, of o200k_base's upper side `[A-Z]` and of its lower side
+/// `[a-z]` (the tests check the table agrees).
+#[inline]
+fn ascii_words_for(mask: u8) -> Option<fn(u64) -> u64> {
+    match mask {
+        LETTER => Some(|word| ascii_between(word, b'A', b'Z') | ascii_between(word, b'a', b'z')),
+        NUMBER => Some(|word| ascii_between(word, b'0', b'9')),
+        UPPER => Some(|word| ascii_between(word, b'A', b'Z')),
+        LOWER => Some(|word| ascii_between(word, b'a', b'z')),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn word_tests_agree_with_the_class_table() {
+        let classes = Classes::get();
+        for mask in [LETTER, NUMBER, UPPER, LOWER] {
+            let in_class = ascii_words_for(mask).expect("simple class");
+            for byte in 0..=255u8 {
+                let expected = byte < 0x80 && classes.of_ascii(byte) & mask != 0;
+                for lane in 0..8 {
+                    let word = splat(b'!') & !(0xFF << (lane * 8)) | u64::from(byte) << (lane * 8);
+                    let found = in_class(word) & (0x80 << (lane * 8)) != 0;
+                    assert_eq!(found, expected, "mask {mask:#x}, byte {byte:#x}, lane {lane}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn runs_cross_word_boundaries_and_stop_at_the_first_outsider() {
+        for len in 0..40 {
+            for stop in ["", " ", "1", "é", "éx", "_"] {
+                let text = format!("{}{stop}abc", "Ab".repeat(len).chars().take(len).collect::<String>());
+                let cursor = Cursor::new(&text);
+                // "" and a non-ASCII letter continue the run to the end; the others end it.
+                let expected = if stop.is_empty() || stop.starts_with('é') { text.len() } else { len };
+                assert_eq!(cursor.run(0, LETTER), expected, "{text:?}");
+            }
+        }
     }
 }

@@ -80,21 +80,28 @@ impl Splitter {
     ///
     /// Text between pieces (which a pattern that does not cover every character leaves) is dropped, as in tiktoken.
     #[inline]
-    pub fn for_each_piece(&self, text: &str, mut on_piece: impl FnMut(usize, usize)) -> Result<(), EncodeError> {
-        let scan: fn(&Cursor<'_>, usize) -> usize = match self {
+    pub fn for_each_piece(&self, text: &str, on_piece: impl FnMut(usize, usize)) -> Result<(), EncodeError> {
+        match self {
             Self::Regex(regex) => return regex.for_each_piece(text, on_piece),
-            Self::Scanner(Scanner::R50k) => r50k::piece_end,
-            Self::Scanner(Scanner::Cl100k) => cl100k::piece_end,
-            Self::Scanner(Scanner::O200k) => o200k::piece_end,
-        };
-        let cursor = Cursor::new(text);
-        let mut start = 0;
-        while start < text.len() {
-            let end = scan(&cursor, start);
-            on_piece(start, end);
-            start = end;
+            Self::Scanner(Scanner::R50k) => scan(text, r50k::piece_end, on_piece),
+            Self::Scanner(Scanner::Cl100k) => scan(text, cl100k::piece_end, on_piece),
+            Self::Scanner(Scanner::O200k) => scan(text, o200k::piece_end, on_piece),
         }
         Ok(())
+    }
+}
+
+/// Calls `on_piece` with each piece that `piece_end` cuts. Generic rather than through a function pointer, so each
+/// scanner is compiled into its own loop together with the caller's work on a piece (measured: the call per piece
+/// cost about 20 instructions of 110).
+#[inline]
+fn scan(text: &str, piece_end: impl Fn(&Cursor<'_>, usize) -> usize, mut on_piece: impl FnMut(usize, usize)) {
+    let cursor = Cursor::new(text);
+    let mut start = 0;
+    while start < text.len() {
+        let end = piece_end(&cursor, start);
+        on_piece(start, end);
+        start = end;
     }
 }
 

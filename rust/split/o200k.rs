@@ -11,6 +11,7 @@ use super::classes::{LETTER, LOWER, NUMBER, UPPER};
 use super::cursor::Cursor;
 
 /// The end of the piece that starts at `start` (`start < text.len()`).
+#[inline]
 pub fn piece_end(text: &Cursor<'_>, start: usize) -> usize {
     let (first, flags, len) = text.at(start).expect("start is inside the text");
     // The optional prefix `[^\r\n\p{L}\p{N}]?` is tried taken first, then left out.

@@ -8,6 +8,7 @@ use super::classes::{LETTER, NUMBER, SPACE};
 use super::cursor::Cursor;
 
 /// The end of the piece that starts at `start` (`start < text.len()`).
+#[inline]
 pub fn piece_end(text: &Cursor<'_>, start: usize) -> usize {
     let (first, flags, len) = text.at(start).expect("start is inside the text");
     // '(?:[sdmt]|ll|ve|re), case-sensitive.
