@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyBytes, PyDict, PyInt, PyList, PyTuple};
@@ -286,14 +287,51 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Tokens {
     type Error = PyErr;
 
     fn extract(object: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        let py = object.py();
         if let Ok(list) = object.cast::<PyList>() {
-            return list.iter().map(|item| item.extract::<Rank>()).collect::<PyResult<_>>().map(Tokens);
+            // SAFETY: `list` is a live list; `PyList_GetItem` checks the index and returns a borrowed reference.
+            return read_ids(py, list.len(), |index| unsafe { ffi::PyList_GetItem(list.as_ptr(), index) });
         }
         if let Ok(tuple) = object.cast::<PyTuple>() {
-            return tuple.iter().map(|item| item.extract::<Rank>()).collect::<PyResult<_>>().map(Tokens);
+            // SAFETY: as above, for a tuple.
+            return read_ids(py, tuple.len(), |index| unsafe { ffi::PyTuple_GetItem(tuple.as_ptr(), index) });
         }
         Ok(Tokens(object.extract()?))
     }
+}
+
+/// Reads the `len` items that `item` returns (borrowed references, or null with an exception set) as token ids.
+///
+/// An exact `int` is read with one C call and no reference counting (measured with callgrind: 128 instructions per
+/// id through PyO3's iterator and extraction, most of `decode_bytes`); anything else, and any value that does not
+/// fit, goes through PyO3's extraction, which gives the usual `TypeError` or `OverflowError`.
+fn read_ids(py: Python<'_>, len: usize, item: impl Fn(ffi::Py_ssize_t) -> *mut ffi::PyObject) -> PyResult<Tokens> {
+    let mut ids = Vec::with_capacity(len);
+    for index in 0..len {
+        let index = ffi::Py_ssize_t::try_from(index).expect("a Python sequence's index fits Py_ssize_t");
+        let object = item(index);
+        if object.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        // SAFETY: `object` is a borrowed reference that the sequence keeps alive: for an exact int, reading it
+        // runs no Python code that could change the sequence; otherwise the reference is taken (counted) first.
+        let fast = unsafe {
+            if ffi::PyLong_CheckExact(object) != 0 {
+                Rank::try_from(ffi::PyLong_AsLong(object)).ok()
+            } else {
+                None
+            }
+        };
+        if let Some(id) = fast {
+            ids.push(id);
+        } else {
+            // An int out of range left an OverflowError behind; the extraction below reports it properly.
+            drop(PyErr::take(py));
+            // SAFETY: as above; `from_borrowed_ptr` takes a new reference before any Python code runs.
+            ids.push(unsafe { Bound::from_borrowed_ptr(py, object) }.extract::<Rank>()?);
+        }
+    }
+    Ok(Tokens(ids))
 }
 
 /// Parses a `.tiktoken` rank file into `(token bytes, rank)` pairs, for `bytepair.load.load_tiktoken_bpe`.

@@ -256,7 +256,10 @@ impl Encoder {
     pub fn decode_bytes(&self, tokens: &[Rank]) -> Result<Vec<u8>, DecodeError> {
         let mut out = Vec::with_capacity(tokens.len() * 4);
         for &token in tokens {
-            out.extend_from_slice(self.decode_single_token_bytes(token)?);
+            if !self.vocab.extend_with_token_bytes(token, &mut out) {
+                let special = self.specials.text(token).ok_or(DecodeError::UnknownToken { token })?;
+                out.extend_from_slice(special.as_bytes());
+            }
         }
         Ok(out)
     }

@@ -135,47 +135,65 @@ impl Part {
 
 fn merge_with_queue(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>, queue: &mut impl PairQueue) {
     let n = piece.len();
-    // Parts are identified by their start byte; `next[i]` is the start of the following part (n at the end) and
-    // `prev[i]` the start of the preceding one. `pair[i]` is the rank joining part i with its successor.
-    let mut next: Vec<usize> = (1..=n).collect();
-    let mut prev: Vec<usize> = (0..n).map(|i| i.wrapping_sub(1)).collect();
-    let mut alive = vec![true; n];
-    let mut pair = vec![NO_PAIR; n];
-    for i in 0..n - 1 {
-        pair[i] = vocab.rank(&piece[i..i + 2]).unwrap_or(NO_PAIR);
-        queue.push(pair[i], i);
+    // A doubly linked list of parts, each identified by its start byte: nodes[i] describes the part starting at i
+    // while that part is alive. One vector of nodes rather than one per field: the fields of a part are read together.
+    let mut nodes: Vec<Node> = (0..n)
+        .map(|i| Node {
+            prev: i.wrapping_sub(1),
+            next: i + 1,
+            token: vocab.byte_rank(piece[i]),
+            pair: piece.get(i + 1).map_or(NO_PAIR, |&second| vocab.byte_pair_rank(piece[i], second)),
+            alive: true,
+        })
+        .collect();
+    for (i, node) in nodes.iter().enumerate() {
+        queue.push(node.pair, i);
     }
-    let rank_after = |next: &[usize], i: usize| -> Rank {
-        let j = next[i];
+    let rank_after = |nodes: &[Node], i: usize| -> Rank {
+        let j = nodes[i].next;
         if j >= n {
             return NO_PAIR;
         }
-        vocab.rank(&piece[i..next[j]]).unwrap_or(NO_PAIR)
+        vocab.rank(&piece[i..nodes[j].next]).unwrap_or(NO_PAIR)
     };
     while let Some((rank, i)) = queue.pop() {
-        if !alive[i] || pair[i] != rank {
+        if !nodes[i].alive || nodes[i].pair != rank {
             continue;
         }
-        let j = next[i];
-        alive[j] = false;
-        next[i] = next[j];
-        if next[j] < n {
-            prev[next[j]] = i;
+        let j = nodes[i].next;
+        let after = nodes[j].next;
+        nodes[j].alive = false;
+        nodes[i].next = after;
+        nodes[i].token = rank;
+        if after < n {
+            nodes[after].prev = i;
         }
-        pair[i] = rank_after(&next, i);
-        queue.push(pair[i], i);
-        let before = prev[i];
+        nodes[i].pair = rank_after(&nodes, i);
+        queue.push(nodes[i].pair, i);
+        let before = nodes[i].prev;
         if before < n {
-            pair[before] = rank_after(&next, before);
-            queue.push(pair[before], before);
+            nodes[before].pair = rank_after(&nodes, before);
+            queue.push(nodes[before].pair, before);
         }
     }
     let mut start = 0;
     while start < n {
-        let end = next[start];
-        out.push(vocab.rank(&piece[start..end]).expect("every part is a single byte or the token of a merge"));
-        start = end;
+        out.push(nodes[start].token);
+        start = nodes[start].next;
     }
+}
+
+/// A part of a piece in [`merge_with_queue`]'s linked list.
+struct Node {
+    /// Start of the preceding part (`usize::MAX` for the first).
+    prev: usize,
+    /// Start of the following part (the piece's length for the last).
+    next: usize,
+    /// The part's token.
+    token: Rank,
+    /// The rank of the token joining this part with the next one, or [`NO_PAIR`].
+    pair: Rank,
+    alive: bool,
 }
 
 /// A priority queue of candidate pairs `(rank, position)`: smallest rank first, leftmost position among equal

@@ -36,13 +36,14 @@ impl<'t> Cursor<'t> {
 
     #[inline(never)]
     fn decode(&self, at: usize, first: u8) -> (char, u8, usize) {
-        // The bytes come from a `&str`, so they are valid UTF-8 and `at` starts a character.
-        let (len, initial) = match first {
-            0xC0..=0xDF => (2, u32::from(first & 0x1F)),
-            0xE0..=0xEF => (3, u32::from(first & 0x0F)),
-            _ => (4, u32::from(first & 0x07)),
+        // The bytes come from a `&str`, so they are valid UTF-8 and `at` starts a character: the continuation
+        // bytes exist. Spelled out per length (measured: the general fold cost twice as much).
+        let byte = |offset: usize| u32::from(self.text[at + offset] & 0x3F);
+        let (code, len) = match first {
+            0xC0..=0xDF => ((u32::from(first & 0x1F) << 6) | byte(1), 2),
+            0xE0..=0xEF => ((u32::from(first & 0x0F) << 12) | (byte(1) << 6) | byte(2), 3),
+            _ => ((u32::from(first & 0x07) << 18) | (byte(1) << 12) | (byte(2) << 6) | byte(3), 4),
         };
-        let code = self.text[at + 1..at + len].iter().fold(initial, |code, &byte| (code << 6) | u32::from(byte & 0x3F));
         let c = char::from_u32(code).expect("a &str holds valid UTF-8");
         (c, self.classes.of(c), len)
     }
