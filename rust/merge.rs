@@ -232,11 +232,16 @@ impl PairQueue for HeapQueue {
 /// (all of them at the start, most of them later) extend a sorted run that pops from its front; the others go to a
 /// small per-bucket heap. Entries are never removed early: the caller skips the stale ones it pops.
 struct RankQueue {
-    buckets: rustc_hash::FxHashMap<Rank, Bucket>,
+    /// `bucket_of[rank]`: 1 + the index in `buckets` of the rank's bucket, 0 before its first use. A zeroed vector
+    /// (its pages are mapped on first touch) rather than a hash map: one load per push, no hashing.
+    bucket_of: Vec<u32>,
+    buckets: Vec<Bucket>,
     /// Bit `r` is set when bucket `r` may be non-empty.
     words: Vec<u64>,
     /// Bit `w` is set when `words[w]` may be non-zero.
     summary: Vec<u64>,
+    /// No bit of `summary` below this word is set: the search for the smallest rank starts here.
+    lowest: usize,
 }
 
 #[derive(Default)]
@@ -273,20 +278,25 @@ impl PairQueue for RankQueue {
         if rank == NO_PAIR {
             return;
         }
-        self.buckets.entry(rank).or_default().push(position);
+        let slot = &mut self.bucket_of[rank as usize];
+        if *slot == 0 {
+            self.buckets.push(Bucket::default());
+            *slot = u32::try_from(self.buckets.len()).expect("fewer buckets than ranks");
+        }
+        self.buckets[*slot as usize - 1].push(position);
         let word = rank as usize / 64;
         self.words[word] |= 1 << (rank % 64);
         self.summary[word / 64] |= 1 << (word % 64);
+        self.lowest = self.lowest.min(word / 64);
     }
 
     fn pop(&mut self) -> Option<(Rank, usize)> {
         loop {
             let rank = self.min_rank()?;
-            let bucket = self.buckets.get_mut(&rank).expect("a set bit has a bucket");
+            let bucket = &mut self.buckets[self.bucket_of[rank as usize] as usize - 1];
             if let Some(position) = bucket.pop() {
                 return Some((rank, position));
             }
-            self.buckets.remove(&rank);
             let word = rank as usize / 64;
             self.words[word] &= !(1 << (rank % 64));
             if self.words[word] == 0 {
@@ -299,12 +309,19 @@ impl PairQueue for RankQueue {
 impl RankQueue {
     fn new(max_rank: Rank) -> Self {
         let words = max_rank as usize / 64 + 1;
-        Self { buckets: rustc_hash::FxHashMap::default(), words: vec![0; words], summary: vec![0; words / 64 + 1] }
+        Self {
+            bucket_of: vec![0; max_rank as usize + 1],
+            buckets: Vec::new(),
+            words: vec![0; words],
+            summary: vec![0; words / 64 + 1],
+            lowest: 0,
+        }
     }
 
-    fn min_rank(&self) -> Option<Rank> {
-        let (group, bits) = self.summary.iter().enumerate().find(|(_, bits)| **bits != 0)?;
-        let word = group * 64 + bits.trailing_zeros() as usize;
+    fn min_rank(&mut self) -> Option<Rank> {
+        let group = self.lowest + self.summary[self.lowest..].iter().position(|&bits| bits != 0)?;
+        self.lowest = group;
+        let word = group * 64 + self.summary[group].trailing_zeros() as usize;
         let bit = self.words[word].trailing_zeros() as usize;
         Some(Rank::try_from(word * 64 + bit).expect("bits index ranks"))
     }
