@@ -7,7 +7,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from tests.conftest import CORPUS_KINDS, sample_text, split_documents
+from tests.conftest import CORPUS_KINDS, oracle, sample_text, split_documents
 
 import bytepair
 from bytepair import registry
@@ -98,3 +98,23 @@ def test_concurrent_get_encoding_of_different_names_returns_each_cached_instance
     for i, instance in enumerate(instances):
         assert instance is bytepair.get_encoding(names[i % len(names)])
         assert instance.name == names[i % len(names)]
+
+
+def test_encodings_alternating_on_one_thread_share_no_cached_pieces(documents: list[str]) -> None:
+    """Each thread keeps a cache of recently merged pieces; switching encodings on one thread must not let one
+    encoding's merges answer for another's (cl100k_base and r50k_base merge the same pieces differently)."""
+    encodings = [bytepair.get_encoding(name) for name in ("cl100k_base", "r50k_base", "o200k_base")]
+    oracles = [oracle(encoding.name) for encoding in encodings]
+    for index, document in enumerate(documents[::7]):
+        for encoding, reference in zip(encodings, oracles):
+            # The same document twice in a row: the second call reads the pieces the first one cached.
+            assert encoding.encode_ordinary(document) == reference.encode_ordinary(document), (encoding.name, index)
+            assert encoding.encode_ordinary(document) == reference.encode_ordinary(document), (encoding.name, index)
+
+
+def test_threads_keep_their_own_piece_caches(cl100k: bytepair.Encoding, documents: list[str]) -> None:
+    """Threads encoding different documents at once, each with a warm cache, match the single-thread result."""
+    expected = [cl100k.encode_ordinary(document) for document in documents[:64]]
+    results = run_in_threads(lambda i: [cl100k.encode_ordinary(document) for document in documents[i::THREADS][:8]])
+    for i, result in enumerate(results):
+        assert result == expected[i::THREADS][:8]
