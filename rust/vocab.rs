@@ -1,10 +1,12 @@
 //! `Vocab`: the bytes <-> rank table of the mergeable tokens, and the parser for `.tiktoken` rank files.
 
 use std::fmt::Write as _;
+use std::sync::OnceLock;
 
 use base64::Engine as _;
 use rustc_hash::FxHashMap;
 
+use crate::backtrack::Backtracker;
 use crate::error::VocabError;
 
 /// A token id. In byte-level BPE the id is also the merge priority (lower merges first).
@@ -32,6 +34,9 @@ pub struct Vocab {
     /// lookup per adjacent byte pair; an array load is cheaper than a hash probe, and the table (256 KiB) stays in
     /// cache.
     byte_pairs: Box<[Rank]>,
+    /// The tables of the linear-time merge for long pieces, built on the first long piece (`None`: this vocab's
+    /// merges do not happen in rank order, so long pieces use the queue-based merge).
+    backtracker: OnceLock<Option<Backtracker>>,
 }
 
 /// Tokens up to this long are decoded by a fixed-size copy; the decode table has this many spare bytes at its end.
@@ -85,7 +90,7 @@ impl Vocab {
                 byte_pairs[usize::from(first) << 8 | usize::from(second)] = *rank;
             }
         }
-        Ok(Self { tokens, starts, token_bytes, byte_ranks, byte_pairs })
+        Ok(Self { tokens, starts, token_bytes, byte_ranks, byte_pairs, backtracker: OnceLock::new() })
     }
 
     /// The rank of a token, if `bytes` is one.
@@ -95,6 +100,11 @@ impl Vocab {
             [byte] => Some(self.byte_ranks[*byte as usize]),
             _ => self.tokens.get(bytes),
         }
+    }
+
+    /// The linear-time merge's tables (see `backtrack.rs`), built on first use; `None` if this vocab cannot use it.
+    pub fn backtracker(&self) -> Option<&Backtracker> {
+        self.backtracker.get_or_init(|| Backtracker::new(self)).as_ref()
     }
 
     /// The rank of the two-byte token `[first, second]`, or [`NO_RANK`].
@@ -221,7 +231,7 @@ impl TokenMap {
 }
 
 /// A key of a [`PackedTable`]: token bytes packed into integers.
-trait PackedKey: Copy + Eq {
+pub(crate) trait PackedKey: Copy + Eq {
     /// The key of an empty slot; no token packs to it (its length is never 0).
     const EMPTY: Self;
     /// The key folded into one integer, before the table's own multiply.
@@ -255,7 +265,7 @@ const FIBONACCI: u64 = 0x9E37_79B9_7F4A_7C15;
 /// table ends after about two slots; a general-purpose map answered a lookup in 65 instructions (callgrind, English,
 /// cl100k_base), this one in about 20.
 #[derive(Debug, Clone)]
-struct PackedTable<K> {
+pub(crate) struct PackedTable<K> {
     slots: Box<[(K, Rank)]>,
     len: usize,
     /// `64 - log2(slots.len())`: the hash keeps the top bits of the product.
@@ -264,7 +274,7 @@ struct PackedTable<K> {
 
 impl<K: PackedKey> PackedTable<K> {
     /// An empty table for `len` keys.
-    fn for_len(len: usize) -> Self {
+    pub(crate) fn for_len(len: usize) -> Self {
         Self::with_slots((2 * len).next_power_of_two().max(16))
     }
 
@@ -281,7 +291,7 @@ impl<K: PackedKey> PackedTable<K> {
     }
 
     #[inline]
-    fn get(&self, key: K) -> Option<Rank> {
+    pub(crate) fn get(&self, key: K) -> Option<Rank> {
         let mask = self.slots.len() - 1;
         let mut at = self.slot_of(key);
         loop {
@@ -297,7 +307,7 @@ impl<K: PackedKey> PackedTable<K> {
     }
 
     /// Sets the rank of `key` (not [`PackedKey::EMPTY`]), replacing any earlier one.
-    fn insert(&mut self, key: K, rank: Rank) {
+    pub(crate) fn insert(&mut self, key: K, rank: Rank) {
         if 2 * (self.len + 1) > self.slots.len() {
             let mut grown = Self::with_slots(self.slots.len() * 2);
             for &(key, rank) in self.slots.iter().filter(|(key, _)| *key != K::EMPTY) {
