@@ -31,6 +31,7 @@ CHUNK_BYTES = 4 << 20
 # A blank line: nothing but spaces, tabs or a carriage return between two line feeds. Blocks end at the line feed
 # before the first blank line; a run of blank lines is one separator.
 _BLANK_LINES = re.compile(r"\r?\n(?:[^\S\n]*\n)+")
+_LEADING_BLANK_LINES = re.compile(r"(?:[^\S\n]*\n)+")
 
 
 class InputError(Exception):
@@ -78,9 +79,10 @@ def _walk(path: Path) -> list[Path]:
         return [path]
     found: list[Path] = []
     for folder, folders, files in os.walk(path):
-        folders[:] = sorted(name for name in folders if not name.startswith("."))
-        found.extend(Path(folder) / name for name in sorted(files) if not name.startswith("."))
-    return found
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        found.extend(Path(folder) / name for name in files if not name.startswith("."))
+    # Sorted as paths (folder by folder), so a/1.txt comes before top.txt whatever order the OS lists them in.
+    return sorted(found, key=lambda file: file.relative_to(path).parts)
 
 
 def _format_of(path: Path) -> str:
@@ -181,7 +183,10 @@ def _read_split(path: Path, stream: IO[bytes], errors: str, split: str) -> Itera
                 lines = [one[:-1] if one.endswith("\r") else one for one in lines]
             yield [one for one in lines if one]
         else:
-            blocks = _BLANK_LINES.split(pending + text)
+            text = pending + text
+            # A chunk may start with the rest of a separator whose first line ended the previous chunk.
+            leading = _LEADING_BLANK_LINES.match(text)
+            blocks = _BLANK_LINES.split(text[leading.end() :] if leading else text)
             pending = blocks.pop()
             yield [block for block in blocks if block.strip()]
     if pending.strip():
