@@ -491,3 +491,19 @@ def test_progress_shows_rates_on_a_terminal(
     assert err.splitlines()[-1].startswith("wrote ")
     assert run("encode", *paths, "-o", out / "quiet", "--quiet") == 0
     assert capsys.readouterr().err == ""
+
+
+def test_token_files_are_the_same_without_numpy(inputs: Path, out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """tokenfile shifts offsets with NumPy when it can; the standard-library path must write the same bytes."""
+    path = inputs / "lines.txt"
+    path.write_text((LINES_TEXT + "\n") * 20, encoding="utf-8")
+    monkeypatch.setattr(cli, "GROUP_BYTES", 100)  # several batches per shard and shards across batches
+    common = [path, "--split", "line", "--shard-tokens", 50, "-q"]
+    assert run("encode", *common, "-o", out / "with") == 0
+    monkeypatch.setitem(sys.modules, "numpy", None)  # import fails
+    assert run("encode", *common, "-o", out / "without") == 0
+    with_numpy = sorted(out.glob("with-*"))
+    assert len(with_numpy) > 3
+    for one in with_numpy:
+        other = out / one.name.replace("with-", "without-")
+        assert other.read_bytes() == one.read_bytes() or one.suffix == ".json"

@@ -310,12 +310,12 @@ def _encode(args: argparse.Namespace) -> int:
     metadata = {"encoding": encoding.name, "separator_token": separator}
     progress = _Progress(quiet=args.quiet)
     with TokenFiles(prefix, dtype, metadata, args.shard_tokens) as files:
-        for texts, origins, sizes in _prefetch(_groups(sources, args.split, args.errors, args.field)):
+        for texts, segments, sizes in _prefetch(_groups(sources, args.split, args.errors, args.field)):
             tokens, offsets = encoding._encode_batch_flat(
                 texts, disallowed_special=(), num_threads=args.workers, separator=separator, width=DTYPE_SIZES[dtype]
             )
             del texts
-            files.write(tokens, _int64s(offsets), origins, sizes)
+            files.write(tokens, _int64s(offsets), segments, sizes)
             progress.update(sum(sizes), len(tokens) // DTYPE_SIZES[dtype])
     progress.close()
     if not args.quiet:
@@ -375,10 +375,12 @@ def _count(args: argparse.Namespace) -> int:
     encoding = get_encoding(args.encoding)
     sources = find_sources(args.inputs, args.format)
     totals = dict.fromkeys((str(source.path) for source in sources), 0)
-    for texts, origins, _sizes in _prefetch(_groups(sources, args.split, args.errors, args.field)):
+    for texts, segments, _sizes in _prefetch(_groups(sources, args.split, args.errors, args.field)):
         counts = encoding.count_tokens_batch(texts, disallowed_special=(), num_threads=args.workers)
-        for origin, count in zip(origins, counts):
-            totals[origin] += count
+        first = 0
+        for origin, documents in segments:
+            totals[origin] += sum(counts[first : first + documents])
+            first += documents
     for path, total in totals.items():
         print(f"{path}\t{total}")
     print(f"total\t{sum(totals.values())}")
@@ -390,27 +392,27 @@ def _count(args: argparse.Namespace) -> int:
 
 def _groups(
     sources: Sequence[Source], split: str, errors: str, field: str
-) -> Iterator[tuple[list[str], list[str], list[int]]]:
-    """Groups of about `GROUP_BYTES` of documents: their texts, the input each came from, and their UTF-8 sizes."""
+) -> Iterator[tuple[list[str], list[tuple[str, int]], list[int]]]:
+    """Groups of about `GROUP_BYTES` of documents: their texts, (input, document count) for each run of documents
+    from one input, and each document's UTF-8 size."""
     texts: list[str] = []
-    origins: list[str] = []
+    segments: list[tuple[str, int]] = []
     sizes: list[int] = []
     held = 0
     for source in sources:
         origin = str(source.path)
         for documents in read_documents(source, split, errors, field):
-            for text in documents:
-                # An ASCII str is its own UTF-8; only other text needs encoding to be measured.
-                size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
-                texts.append(text)
-                origins.append(origin)
-                sizes.append(size)
-                held += size
-                if held >= GROUP_BYTES:
-                    yield texts, origins, sizes
-                    texts, origins, sizes, held = [], [], [], 0
+            # An ASCII str is its own UTF-8; only other text needs encoding to be measured.
+            measured = [len(text) if text.isascii() else len(text.encode("utf-8")) for text in documents]
+            texts += documents
+            sizes += measured
+            segments.append((origin, len(documents)))
+            held += sum(measured)
+            if held >= GROUP_BYTES:
+                yield texts, segments, sizes
+                texts, segments, sizes, held = [], [], [], 0
     if texts:
-        yield texts, origins, sizes
+        yield texts, segments, sizes
 
 
 def _prefetch(items: Iterable[Any]) -> Iterator[Any]:
