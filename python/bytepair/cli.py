@@ -321,7 +321,12 @@ def _encode(args: argparse.Namespace) -> int:
     if not args.quiet:
         sidecars = files.sidecars
         documents = sum(one["documents"] for one in sidecars)
-        where = f"{prefix}.bin" if args.shard_tokens is None else f"{len(sidecars)} shards {prefix}-NNNNN.bin"
+        shards = len(sidecars)
+        where = (
+            f"{prefix}.bin"
+            if args.shard_tokens is None
+            else f"{shards} shard{'' if shards == 1 else 's'} {prefix}-NNNNN.bin"
+        )
         print(
             f"wrote {sum(one['tokens'] for one in sidecars)} tokens from {documents} "
             f"document{'' if documents == 1 else 's'} ({sum(one['bytes'] for one in sidecars)} bytes) "
