@@ -64,13 +64,6 @@ def docs(tmp_path: Path) -> list[Path]:
     return paths
 
 
-@pytest.fixture
-def out(tmp_path: Path) -> Path:
-    folder = tmp_path / "out"
-    folder.mkdir()
-    return folder
-
-
 # ==== encode ====
 
 
