@@ -33,8 +33,12 @@ ERROR_HANDLERS = ("strict", "replace", "ignore")
 # Most text held in one group: documents are read and encoded a group at a time (one native batch over every
 # thread), so memory stays bounded on a corpus of any size; a reader thread prepares the next group while the
 # current one is encoded, so at most about three groups (text, its UTF-8 copy for the core, and its tokens) are
-# alive at once: well under 1 GB. A single document larger than this is a group of its own.
+# alive at once: measured 513 MB peak RSS encoding 2.1 GB of one-line documents (46 M of them) with cl100k_base.
+# A single document larger than this is a group of its own (so `--split file` holds each whole file).
 GROUP_BYTES = 16 << 20
+# The first group is smaller, and each next one twice as large up to GROUP_BYTES, so that encoding starts soon and
+# overlaps reading even on an input of a few MiB.
+FIRST_GROUP_BYTES = 1 << 20
 
 # Tokens decoded and written per step by `decode`.
 DECODE_CHUNK_TOKENS = 1 << 20
@@ -404,6 +408,7 @@ def _groups(
     segments: list[tuple[str, int]] = []
     sizes: list[int] = []
     held = 0
+    limit = min(FIRST_GROUP_BYTES, GROUP_BYTES)
     for source in sources:
         origin = str(source.path)
         for documents in read_documents(source, split, errors, field):
@@ -413,9 +418,10 @@ def _groups(
             sizes += measured
             segments.append((origin, len(documents)))
             held += sum(measured)
-            if held >= GROUP_BYTES:
+            if held >= limit:
                 yield texts, segments, sizes
                 texts, segments, sizes, held = [], [], [], 0
+                limit = min(2 * limit, GROUP_BYTES)
     if texts:
         yield texts, segments, sizes
 

@@ -26,7 +26,7 @@ COMPRESSIONS = (".gz", ".bz2", ".xz", ".zst")
 
 # Bytes read per step from a file cut into lines, blocks or JSON lines: large enough that decoding and splitting run
 # at C speed on whole chunks, small enough to bound memory.
-CHUNK_BYTES = 4 << 20
+CHUNK_BYTES = 1 << 20
 
 # A blank line: nothing but spaces, tabs or a carriage return between two line feeds. Blocks end at the line feed
 # before the first blank line; a run of blank lines is one separator.
