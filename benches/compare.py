@@ -4,7 +4,9 @@ Checks first that bytepair gives tiktoken's ids on every document, then times ea
 machine, the versions, the exact command and one table per encoding. Every peer among the other exact tokenizers that is
 installed (Hugging Face tokenizers, bpe-openai, riptoken, toktok-rs, wordchipper, quicktok-v1, gigatoken; see
 benches/peers.py) is built offline from the same vocab and runs the same rows, but only once its ids equal tiktoken's on
-every document; a peer that differs is reported as such and not timed. Run from the repository root on a release build:
+every document; a peer that differs is reported as such and not timed. benches/batch.py has the whole-corpus rows
+(batch, flat-array and token-file output) and benches/scaling.py the curve over 1-16 threads. Run from the repository
+root on a release build:
 
     python benches/compare.py --repeat 3
 """

@@ -1,10 +1,17 @@
-//! Batches: run one function over many inputs on several threads, keeping the input order.
+//! Batches: run one function over many inputs on several threads, keeping the input order; and the array outputs
+//! built that way (a batch's tokens laid end to end with document offsets, padded rows, token counts).
 //!
 //! Scoped threads are started per call and joined before it returns, so no pool outlives a call: nothing to
 //! deadlock after `os.fork()`. Threads take inputs one at a time from a shared counter, so one long document does
 //! not leave the other threads idle behind a fixed partition.
 
+use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::error::EncodeError;
+use crate::special::SpecialPolicy;
+use crate::vocab::Rank;
+use crate::Encoder;
 
 /// Applies `work` to every input on up to `threads` threads (0: one per CPU this process may use); results come in
 /// input order, and the first error (in input order) is returned.
@@ -18,12 +25,7 @@ where
     T: Send,
     E: Send,
 {
-    let threads = if threads == 0 {
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-    } else {
-        threads
-    };
-    let threads = threads.clamp(1, inputs.len().max(1));
+    let threads = resolve_threads(threads).clamp(1, inputs.len().max(1));
     if threads == 1 {
         return inputs.iter().map(work).collect();
     }
@@ -56,6 +58,264 @@ where
     done.into_iter().map(|(_, result)| result).collect()
 }
 
+/// `threads`, or when it is 0 the CPUs this process may use (`available_parallelism` honours the affinity mask and
+/// cgroup CPU quota on Linux, like `os.sched_getaffinity`).
+pub fn resolve_threads(threads: usize) -> usize {
+    if threads == 0 {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    } else {
+        threads
+    }
+}
+
+/// Input bytes per unit of work in [`Encoder::encode_batch_flat`]: documents are grouped into runs of about this
+/// much text so that short documents (one line each) do not pay a vector and a queue step each, while a batch
+/// still splits into several runs per thread for balance.
+const RUN_BYTES: usize = 256 << 10;
+
+/// Consecutive ranges of `texts` holding about `RUN_BYTES` of text each (at least one document), and fewer bytes
+/// when the batch is small, so that every thread gets about eight runs.
+fn runs<S: AsRef<str>>(texts: &[S], threads: usize) -> Vec<Range<usize>> {
+    let total: usize = texts.iter().map(|text| text.as_ref().len()).sum();
+    let target = (total / (threads * 8).max(1)).clamp(1, RUN_BYTES);
+    let mut runs = Vec::new();
+    let mut start = 0;
+    let mut held = 0;
+    for (index, text) in texts.iter().enumerate() {
+        held += text.as_ref().len();
+        if held >= target {
+            runs.push(start..index + 1);
+            start = index + 1;
+            held = 0;
+        }
+    }
+    if start < texts.len() {
+        runs.push(start..texts.len());
+    }
+    runs
+}
+
+/// The width of the integers an array output is written with, little-endian.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenWidth {
+    /// `uint16`: only for encodings whose largest id is below 65536.
+    U16,
+    /// `uint32`: any token.
+    U32,
+}
+
+impl TokenWidth {
+    /// Bytes per token.
+    pub fn bytes(self) -> usize {
+        match self {
+            TokenWidth::U16 => 2,
+            TokenWidth::U32 => 4,
+        }
+    }
+
+    /// Writes `tokens` little-endian into `out`, which holds exactly `tokens.len() * self.bytes()` bytes.
+    pub fn write(self, tokens: &[Rank], out: &mut [u8]) {
+        match self {
+            TokenWidth::U16 => {
+                for (chunk, &token) in out.chunks_exact_mut(2).zip(tokens) {
+                    let token = u16::try_from(token).expect("uint16 output is chosen only when every id fits");
+                    chunk.copy_from_slice(&token.to_le_bytes());
+                }
+            }
+            TokenWidth::U32 => {
+                for (chunk, &token) in out.chunks_exact_mut(4).zip(tokens) {
+                    chunk.copy_from_slice(&token.to_le_bytes());
+                }
+            }
+        }
+    }
+}
+
+/// The tokens of a batch of documents laid end to end, and where each document starts.
+///
+/// The tokens stay in the per-run vectors the threads filled; writers copy them once, straight into their output
+/// (a Python `bytearray`, a file), instead of first concatenating them here.
+#[derive(Debug, Default)]
+pub struct FlatBatch {
+    runs: Vec<Vec<Rank>>,
+    offsets: Vec<u64>,
+}
+
+impl FlatBatch {
+    /// Document `i` is `tokens[offsets[i]..offsets[i + 1]]`: one more offset than documents, the first 0 and the
+    /// last the token count.
+    pub fn offsets(&self) -> &[u64] {
+        &self.offsets
+    }
+
+    /// Tokens in the batch.
+    pub fn len(&self) -> usize {
+        self.runs.iter().map(Vec::len).sum()
+    }
+
+    /// Whether the batch holds no tokens.
+    pub fn is_empty(&self) -> bool {
+        self.runs.iter().all(Vec::is_empty)
+    }
+
+    /// Every token, in order.
+    pub fn tokens(&self) -> impl Iterator<Item = Rank> + '_ {
+        self.runs.iter().flatten().copied()
+    }
+
+    /// Writes every token little-endian into `out`, which holds exactly `self.len() * width.bytes()` bytes.
+    pub fn write_tokens(&self, width: TokenWidth, out: &mut [u8]) {
+        let mut rest = out;
+        for run in &self.runs {
+            let (head, tail) = rest.split_at_mut(run.len() * width.bytes());
+            width.write(run, head);
+            rest = tail;
+        }
+    }
+
+    /// Writes the offsets as little-endian `int64` (NumPy's index type) into `out` (`8 * offsets().len()` bytes).
+    pub fn write_offsets(&self, out: &mut [u8]) {
+        for (chunk, &offset) in out.chunks_exact_mut(8).zip(&self.offsets) {
+            let offset = i64::try_from(offset).expect("a token count fits in i64");
+            chunk.copy_from_slice(&offset.to_le_bytes());
+        }
+    }
+
+    /// Lays the documents out as rows of `padding.length` tokens (the longest document when `None`), cutting
+    /// longer ones and filling shorter ones with `padding.pad`; writes the rows into `ids` and 1 (token) or 0 (pad)
+    /// into `mask`, both row-major, `width` bytes per cell. Returns the row length.
+    pub fn write_padded(&self, padding: &Padding, width: TokenWidth, ids: &mut Vec<u8>, mask: &mut Vec<u8>) -> usize {
+        let longest = self.offsets.windows(2).map(|pair| pair[1] - pair[0]).max().unwrap_or(0);
+        let length = padding.length.unwrap_or(usize::try_from(longest).expect("a document's tokens fit in memory"));
+        let documents = self.offsets.len().saturating_sub(1);
+        let row_bytes = length * width.bytes();
+        let tokens: Vec<Rank> = if self.runs.len() == 1 { Vec::new() } else { self.tokens().collect() };
+        let tokens = if self.runs.len() == 1 { &self.runs[0] } else { &tokens };
+        ids.resize(documents * row_bytes, 0);
+        mask.resize(documents * row_bytes, 0);
+        let pad_row: Vec<Rank> = vec![padding.pad; length];
+        let ones: Vec<Rank> = vec![1; length];
+        for (row, pair) in self.offsets.windows(2).enumerate() {
+            let [start, end] = [pair[0], pair[1]].map(|offset| usize::try_from(offset).expect("fits in memory"));
+            let document = &tokens[start..end];
+            let kept = document.len().min(length);
+            let kept = match padding.truncation_side {
+                Side::Right => &document[..kept],
+                Side::Left => &document[document.len() - kept..],
+            };
+            let first = match padding.padding_side {
+                Side::Right => 0,
+                Side::Left => length - kept.len(),
+            };
+            let ids_row = &mut ids[row * row_bytes..(row + 1) * row_bytes];
+            let mask_row = &mut mask[row * row_bytes..(row + 1) * row_bytes];
+            width.write(&pad_row, ids_row);
+            let cells = first * width.bytes()..(first + kept.len()) * width.bytes();
+            width.write(kept, &mut ids_row[cells.clone()]);
+            width.write(&ones[..kept.len()], &mut mask_row[cells]);
+        }
+        length
+    }
+}
+
+/// Which end of a row `Padding` fills or cuts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The start of the row.
+    Left,
+    /// The end of the row.
+    Right,
+}
+
+/// How [`FlatBatch::write_padded`] shapes rows.
+#[derive(Debug, Clone)]
+pub struct Padding {
+    /// Tokens per row; `None`: the longest document's count, so nothing is cut.
+    pub length: Option<usize>,
+    /// The id written where a row has no token.
+    pub pad: Rank,
+    /// Where padding goes.
+    pub padding_side: Side,
+    /// Which end of a longer document is cut.
+    pub truncation_side: Side,
+}
+
+impl Encoder {
+    /// Encodes every text on up to `threads` threads (0: one per CPU) into one [`FlatBatch`], special tokens as
+    /// `policy` says (`None`: all ordinary text, as [`encode_ordinary`](Self::encode_ordinary)), with `separator`
+    /// appended after each document when given. The first error in input order is returned.
+    pub fn encode_batch_flat<S: AsRef<str> + Sync>(
+        &self,
+        texts: &[S],
+        policy: Option<&SpecialPolicy>,
+        threads: usize,
+        separator: Option<Rank>,
+    ) -> Result<FlatBatch, EncodeError> {
+        let threads = resolve_threads(threads);
+        let encoded = map_in_parallel(&runs(texts, threads), threads, |run| {
+            let texts = &texts[run.clone()];
+            let bytes: usize = texts.iter().map(|text| text.as_ref().len()).sum();
+            let mut tokens = Vec::with_capacity(bytes / 3 + texts.len());
+            let mut lengths = Vec::with_capacity(texts.len());
+            for text in texts {
+                let before = tokens.len();
+                self.encode_one_into(text.as_ref(), policy, &mut tokens)?;
+                tokens.extend(separator);
+                lengths.push((tokens.len() - before) as u64);
+            }
+            Ok((tokens, lengths))
+        })?;
+        let mut offsets = Vec::with_capacity(texts.len() + 1);
+        offsets.push(0);
+        let mut runs = Vec::with_capacity(encoded.len());
+        let mut end = 0;
+        for (tokens, lengths) in encoded {
+            for length in lengths {
+                end += length;
+                offsets.push(end);
+            }
+            runs.push(tokens);
+        }
+        Ok(FlatBatch { runs, offsets })
+    }
+
+    /// The token count of every text (special tokens as `policy` says; `None`: none), on up to `threads` threads,
+    /// without keeping the tokens: each thread reuses one buffer.
+    pub fn count_tokens_batch<S: AsRef<str> + Sync>(
+        &self,
+        texts: &[S],
+        policy: Option<&SpecialPolicy>,
+        threads: usize,
+    ) -> Result<Vec<usize>, EncodeError> {
+        let threads = resolve_threads(threads);
+        let counted = map_in_parallel(&runs(texts, threads), threads, |run| {
+            let mut buffer = Vec::new();
+            texts[run.clone()]
+                .iter()
+                .map(|text| {
+                    buffer.clear();
+                    self.encode_one_into(text.as_ref(), policy, &mut buffer)?;
+                    Ok(buffer.len())
+                })
+                .collect::<Result<Vec<_>, EncodeError>>()
+        })?;
+        Ok(counted.into_iter().flatten().collect())
+    }
+
+    fn encode_one_into(
+        &self,
+        text: &str,
+        policy: Option<&SpecialPolicy>,
+        out: &mut Vec<Rank>,
+    ) -> Result<(), EncodeError> {
+        match policy {
+            Some(policy) => self.encode_into(text, policy, out)?,
+            None => self.encode_ordinary_into(text, out)?,
+        };
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,5 +327,78 @@ mod tests {
         assert_eq!(doubled, inputs.iter().map(|x| x * 2).collect::<Vec<_>>());
         let failed = map_in_parallel(&inputs, 4, |&x| if x == 500 { Err(x) } else { Ok(x) });
         assert_eq!(failed, Err(500));
+    }
+
+    fn tiny() -> Encoder {
+        let vocab = include_bytes!(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/tiny.tiktoken"));
+        Encoder::from_vocab_file(vocab, r"\S+|\s+", vec![("<|eot|>".to_owned(), 300)]).expect("tiny vocab is valid")
+    }
+
+    fn documents() -> Vec<String> {
+        (0..200).map(|i| "abcd ab cd ".repeat(i % 7) + &"x".repeat(i % 3)).collect()
+    }
+
+    #[test]
+    fn flat_batch_equals_one_by_one_with_separators() {
+        let encoder = tiny();
+        let texts = documents();
+        for threads in [1, 2, 5] {
+            let flat = encoder.encode_batch_flat(&texts, None, threads, Some(300)).expect("ordinary text");
+            let mut expected = Vec::new();
+            let mut offsets = vec![0];
+            for text in &texts {
+                expected.extend(encoder.encode_ordinary(text).expect("ordinary text"));
+                expected.push(300);
+                offsets.push(expected.len() as u64);
+            }
+            assert_eq!(flat.tokens().collect::<Vec<_>>(), expected);
+            assert_eq!(flat.offsets(), offsets);
+            let mut bytes = vec![0; flat.len() * 2];
+            flat.write_tokens(TokenWidth::U16, &mut bytes);
+            let widened: Vec<Rank> =
+                bytes.chunks_exact(2).map(|pair| Rank::from(u16::from_le_bytes([pair[0], pair[1]]))).collect();
+            assert_eq!(widened, expected);
+        }
+    }
+
+    #[test]
+    fn flat_batch_reports_the_first_disallowed_special_token() {
+        let encoder = tiny();
+        let policy = encoder.special_policy([], ["<|eot|>"]);
+        let texts = ["ab", "cd <|eot|>", "<|eot|>"];
+        let err = encoder.encode_batch_flat(&texts, Some(&policy), 2, None).expect_err("disallowed");
+        assert!(matches!(err, EncodeError::DisallowedSpecialToken { offset: 3, .. }), "{err:?}");
+    }
+
+    #[test]
+    fn counts_equal_encoded_lengths() {
+        let encoder = tiny();
+        let texts = documents();
+        let counts = encoder.count_tokens_batch(&texts, None, 3).expect("ordinary text");
+        let expected: Vec<usize> =
+            texts.iter().map(|text| encoder.encode_ordinary(text).expect("ordinary").len()).collect();
+        assert_eq!(counts, expected);
+    }
+
+    #[test]
+    fn padded_rows_cut_and_fill_on_the_chosen_sides() {
+        // tiny: "ab cd" -> [256, 32, 257]; "abcd" -> [258]
+        let encoder = tiny();
+        let flat = encoder.encode_batch_flat(&["ab cd", "abcd", ""], None, 1, None).expect("ordinary text");
+        let rows = |length, padding_side, truncation_side| {
+            let padding = Padding { length, pad: 9, padding_side, truncation_side };
+            let (mut ids, mut mask) = (Vec::new(), Vec::new());
+            let length = flat.write_padded(&padding, TokenWidth::U32, &mut ids, &mut mask);
+            let read = |bytes: &[u8]| -> Vec<u32> {
+                bytes.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+            };
+            (length, read(&ids), read(&mask))
+        };
+        assert_eq!(
+            rows(None, Side::Right, Side::Right),
+            (3, vec![256, 32, 257, 258, 9, 9, 9, 9, 9], vec![1, 1, 1, 1, 0, 0, 0, 0, 0])
+        );
+        assert_eq!(rows(Some(2), Side::Left, Side::Right), (2, vec![256, 32, 9, 258, 9, 9], vec![1, 1, 0, 1, 0, 0]));
+        assert_eq!(rows(Some(2), Side::Right, Side::Left), (2, vec![32, 257, 258, 9, 9, 9], vec![1, 1, 1, 0, 0, 0]));
     }
 }

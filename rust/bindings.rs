@@ -7,12 +7,15 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+use pyo3::exceptions::PyValueError;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedStr;
-use pyo3::types::{PyBytes, PyDict, PyInt, PyList, PyTuple};
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyInt, PyList, PyTuple};
 
-use crate::{DecodeError, EncodeError, Encoder, Rank, SpecialPolicy, Vocab, VocabError};
+use crate::{
+    DecodeError, EncodeError, Encoder, FlatBatch, Padding, Rank, Side, SpecialPolicy, TokenWidth, Vocab, VocabError,
+};
 
 pyo3::import_exception!(bytepair.errors, DisallowedSpecialTokenError);
 pyo3::import_exception!(bytepair.errors, SplitError);
@@ -139,6 +142,66 @@ impl PyEncoder {
         self.ints.lists(py, &batch)
     }
 
+    /// A batch's tokens end to end (`width`-byte little-endian ints, `separator` after each document) and its
+    /// `int64` document offsets, both as `bytearray`s for `numpy.frombuffer`; `policy` `None`: ordinary text.
+    #[pyo3(signature = (texts, policy, num_threads, separator, width))]
+    fn encode_batch_flat<'py>(
+        &self,
+        py: Python<'py>,
+        texts: Vec<PyBackedStr>,
+        policy: Option<&PySpecialPolicy>,
+        num_threads: Option<usize>,
+        separator: Option<Rank>,
+        width: usize,
+    ) -> PyResult<(Bound<'py, PyByteArray>, Bound<'py, PyByteArray>)> {
+        let width = self.token_width(width, separator)?;
+        let policy = policy.map(|policy| &policy.inner);
+        let flat = py.detach(|| self.inner.encode_batch_flat(&texts, policy, num_threads.unwrap_or(0), separator))?;
+        drop(texts);
+        Ok((tokens_bytearray(py, &flat, width)?, offsets_bytearray(py, &flat)?))
+    }
+
+    /// A batch as padded rows: `(ids, mask, row length)`, both row-major `width`-byte little-endian ints.
+    #[pyo3(signature = (texts, policy, num_threads, length, pad, padding_side, truncation_side, width))]
+    #[allow(clippy::too_many_arguments)] // one per keyword argument of `Encoding.encode_batch_padded`
+    fn encode_batch_padded<'py>(
+        &self,
+        py: Python<'py>,
+        texts: Vec<PyBackedStr>,
+        policy: Option<&PySpecialPolicy>,
+        num_threads: Option<usize>,
+        length: Option<usize>,
+        pad: Rank,
+        padding_side: &str,
+        truncation_side: &str,
+        width: usize,
+    ) -> PyResult<(Bound<'py, PyByteArray>, Bound<'py, PyByteArray>, usize)> {
+        let width = self.token_width(width, Some(pad))?;
+        let padding =
+            Padding { length, pad, padding_side: side(padding_side)?, truncation_side: side(truncation_side)? };
+        let policy = policy.map(|policy| &policy.inner);
+        let (ids, mask, length) = py.detach(|| {
+            let flat = self.inner.encode_batch_flat(&texts, policy, num_threads.unwrap_or(0), None)?;
+            let (mut ids, mut mask) = (Vec::new(), Vec::new());
+            let length = flat.write_padded(&padding, width, &mut ids, &mut mask);
+            Ok::<_, EncodeError>((ids, mask, length))
+        })?;
+        Ok((PyByteArray::new(py, &ids), PyByteArray::new(py, &mask), length))
+    }
+
+    /// Token counts of a batch, without keeping the tokens; `policy` `None`: ordinary text.
+    #[pyo3(signature = (texts, policy, num_threads))]
+    fn count_tokens_batch(
+        &self,
+        py: Python<'_>,
+        texts: Vec<PyBackedStr>,
+        policy: Option<&PySpecialPolicy>,
+        num_threads: Option<usize>,
+    ) -> PyResult<Vec<usize>> {
+        let policy = policy.map(|policy| &policy.inner);
+        Ok(py.detach(|| self.inner.count_tokens_batch(&texts, policy, num_threads.unwrap_or(0)))?)
+    }
+
     fn encode_with_unstable(
         &self,
         py: Python<'_>,
@@ -232,6 +295,23 @@ impl PyEncoder {
         let ints = TokenInts::new(inner.max_token_value());
         Self { inner, ints }
     }
+
+    /// The output width for `bytes` (2 or 4), checked against every id the output may hold.
+    fn token_width(&self, bytes: usize, extra: Option<Rank>) -> PyResult<TokenWidth> {
+        match bytes {
+            4 => Ok(TokenWidth::U32),
+            2 => {
+                let largest = self.inner.max_token_value().max(extra.unwrap_or(0));
+                if largest > Rank::from(u16::MAX) {
+                    return Err(PyValueError::new_err(format!(
+                        "uint16 cannot hold token {largest}; use uint32 (the default)"
+                    )));
+                }
+                Ok(TokenWidth::U16)
+            }
+            _ => Err(PyValueError::new_err(format!("token width must be 2 or 4 bytes, got {bytes}"))),
+        }
+    }
 }
 
 /// One Python `int` per token id, made on first use and shared by every list this encoder returns.
@@ -269,6 +349,30 @@ impl TokenInts {
     fn lists<'py>(&self, py: Python<'py>, batch: &[Vec<Rank>]) -> PyResult<Bound<'py, PyList>> {
         PyList::new(py, batch.iter().map(|tokens| self.list(py, tokens)).collect::<PyResult<Vec<_>>>()?)
     }
+}
+
+fn side(name: &str) -> PyResult<Side> {
+    match name {
+        "left" => Ok(Side::Left),
+        "right" => Ok(Side::Right),
+        _ => Err(PyValueError::new_err(format!("side must be 'left' or 'right', got {name:?}"))),
+    }
+}
+
+// Written straight into the bytearray: the threads' vectors are copied once, with the GIL held (a memcpy-speed
+// loop; 100 M tokens is well under a second).
+fn tokens_bytearray<'py>(py: Python<'py>, flat: &FlatBatch, width: TokenWidth) -> PyResult<Bound<'py, PyByteArray>> {
+    PyByteArray::new_with(py, flat.len() * width.bytes(), |buffer| {
+        flat.write_tokens(width, buffer);
+        Ok(())
+    })
+}
+
+fn offsets_bytearray<'py>(py: Python<'py>, flat: &FlatBatch) -> PyResult<Bound<'py, PyByteArray>> {
+    PyByteArray::new_with(py, flat.offsets().len() * 8, |buffer| {
+        flat.write_offsets(buffer);
+        Ok(())
+    })
 }
 
 /// Token ids from Python: a list (or tuple) of ints is read item by item without the iterator protocol, which

@@ -93,18 +93,25 @@ impl Encoder {
         policy: &SpecialPolicy,
     ) -> Result<(Vec<Rank>, usize), EncodeError> {
         let mut out = Vec::with_capacity(capacity_for(text));
+        let last_piece_tokens = self.encode_into(text, policy, &mut out)?;
+        Ok((out, last_piece_tokens))
+    }
+
+    /// Appends the tokens of `text` (special tokens as `policy` says) to `out`; returns how many the last piece
+    /// gave (0 after a special token). On error, `out` may hold the tokens of the text before the failure.
+    pub fn encode_into(&self, text: &str, policy: &SpecialPolicy, out: &mut Vec<Rank>) -> Result<usize, EncodeError> {
         let mut last_piece_tokens = 0;
         let mut start = 0;
         for special in self.specials.find(text, policy)? {
-            self.encode_ordinary_into(&text[start..special.start], &mut out)?;
+            self.encode_ordinary_into(&text[start..special.start], out)?;
             out.push(special.rank);
             last_piece_tokens = 0;
             start = special.end;
         }
         if start < text.len() {
-            last_piece_tokens = self.encode_ordinary_into(&text[start..], &mut out)?;
+            last_piece_tokens = self.encode_ordinary_into(&text[start..], out)?;
         }
-        Ok((out, last_piece_tokens))
+        Ok(last_piece_tokens)
     }
 
     /// [`encode_ordinary`](Self::encode_ordinary) of each text on up to `threads` threads (0: one per CPU).

@@ -30,6 +30,7 @@ mod vocab;
 #[cfg(feature = "python")]
 mod bindings;
 
+pub use batch::{FlatBatch, Padding, Side, TokenWidth};
 pub use encoder::Encoder;
 pub use error::{DecodeError, EncodeError, VocabError};
 pub use special::SpecialPolicy;

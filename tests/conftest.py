@@ -103,3 +103,11 @@ def tiny() -> bytepair.Encoding:
 @pytest.fixture(params=ALL_ENCODINGS)
 def encoding_name(request: pytest.FixtureRequest) -> Iterator[str]:
     yield request.param
+
+
+@pytest.fixture
+def out(tmp_path: Path) -> Path:
+    """An empty folder for a test's output files (the command-line tests check that it stays empty on failure)."""
+    folder = tmp_path / "out"
+    folder.mkdir()
+    return folder

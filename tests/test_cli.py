@@ -64,13 +64,6 @@ def docs(tmp_path: Path) -> list[Path]:
     return paths
 
 
-@pytest.fixture
-def out(tmp_path: Path) -> Path:
-    folder = tmp_path / "out"
-    folder.mkdir()
-    return folder
-
-
 # ==== encode ====
 
 
@@ -112,6 +105,7 @@ def test_sidecar_records_encoding_dtype_and_per_input_counts(docs: list[Path], o
     inputs: list[dict[str, Any]] = [
         {
             "path": str(path),
+            "documents": 1,
             "bytes": len(text.encode("utf-8")),
             "tokens": len(encoding.encode_ordinary(text)) + 1,  # its end-of-text token included
         }
@@ -123,10 +117,12 @@ def test_sidecar_records_encoding_dtype_and_per_input_counts(docs: list[Path], o
         "encoding": "cl100k_base",
         "dtype": "uint32",
         "byteorder": "little",
+        "separator_token": 100257,
+        "shard": None,
         "documents": 4,
         "bytes": sum(one["bytes"] for one in inputs),
         "tokens": sum(one["tokens"] for one in inputs),
-        "eot_token": 100257,
+        "offsets": "train.idx.npy",
         "inputs": inputs,
     }
 
@@ -135,7 +131,7 @@ def test_no_eot_writes_documents_back_to_back(docs: list[Path], out: Path) -> No
     assert run("encode", *docs, "-o", out / "train", "--encoding", "gpt2", "--no-eot") == 0
     assert read_tokens(out / "train.bin", "uint16") == expected_tokens("gpt2", list(DOCUMENTS.values()), eot=False)
     sidecar = json.loads((out / "train.json").read_text())
-    assert sidecar["eot_token"] is None
+    assert sidecar["separator_token"] is None
     assert sidecar["tokens"] == sum(one["tokens"] for one in sidecar["inputs"])
 
 
@@ -161,7 +157,7 @@ def test_encoding_without_end_of_text_writes_no_separator(
     monkeypatch.setattr(cli, "get_encoding", lambda name: tiny)
     assert run("encode", docs[0], docs[0], "-o", out / "train", "--encoding", "tiny") == 0
     sidecar = json.loads((out / "train.json").read_text())
-    assert (sidecar["eot_token"], sidecar["dtype"]) == (None, "uint16")
+    assert (sidecar["separator_token"], sidecar["dtype"]) == (None, "uint16")
     assert read_tokens(out / "train.bin", "uint16") == tiny.encode_ordinary(DOCUMENTS["plain.txt"]) * 2
 
 
@@ -176,7 +172,7 @@ def test_encode_in_small_groups_gives_the_same_file(
 
 def test_trailing_bin_in_prefix_is_dropped(docs: list[Path], out: Path) -> None:
     assert run("encode", docs[0], "-o", out / "train.bin", "--encoding", "gpt2") == 0
-    assert sorted(path.name for path in out.iterdir()) == ["train.bin", "train.json"]
+    assert sorted(path.name for path in out.iterdir()) == ["train.bin", "train.idx.npy", "train.json"]
 
 
 def test_encode_prints_a_summary_unless_quiet(docs: list[Path], out: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -184,10 +180,12 @@ def test_encode_prints_a_summary_unless_quiet(docs: list[Path], out: Path, capsy
     sidecar = json.loads((out / "train.json").read_text())
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err == (
+    assert captured.err.startswith(
         f"wrote {sidecar['tokens']} tokens from 4 documents ({sidecar['bytes']} bytes) "
-        f"to {out / 'train.bin'} (uint16)\n"
+        f"to {out / 'train.bin'} (uint16) in "
     )
+    assert captured.err.endswith(" M tokens/s)\n")
+    assert captured.err.count("\n") == 1  # not a terminal: no progress line
     assert run("encode", *docs, "-o", out / "train", "--encoding", "gpt2", "--quiet") == 0
     assert capsys.readouterr().err == ""
 
@@ -268,10 +266,10 @@ def invalid_utf8(folder: Path) -> Path:
             id="missing-file",
         ),
         pytest.param(
-            lambda docs, out: [docs[0], docs[0].parent, "-o", out / "train"],
+            lambda docs, out: [docs[0], docs[0].parent / "nothing*.txt", "-o", out / "train"],
             1,
-            ["in is a directory; name the files in it"],
-            id="directory",
+            ["nothing*.txt: no files match"],
+            id="glob-matches-nothing",
         ),
         pytest.param(
             lambda docs, out: [docs[0], invalid_utf8(docs[0].parent), "-o", out / "train"],
@@ -336,7 +334,8 @@ def test_errors_option_reads_invalid_utf8(docs: list[Path], out: Path, errors: s
     bad = invalid_utf8(docs[0].parent)
     assert run("encode", bad, "-o", out / "train", "--encoding", "gpt2", "--errors", errors) == 0
     assert read_tokens(out / "train.bin", "uint16") == expected_tokens("gpt2", [text])
-    assert json.loads((out / "train.json").read_text())["bytes"] == bad.stat().st_size
+    # bytes counts the text encoded (U+FFFD is 3 bytes), not the file
+    assert json.loads((out / "train.json").read_text())["bytes"] == len(text.encode("utf-8"))
 
 
 def test_count_reports_invalid_utf8(docs: list[Path], capsys: pytest.CaptureFixture[str]) -> None:

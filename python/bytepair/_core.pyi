@@ -30,6 +30,30 @@ class Encoder:
         self, texts: list[str], policy: SpecialPolicy, num_threads: int | None = None
     ) -> list[list[int]]: ...
     def encode_ordinary_batch(self, texts: list[str], num_threads: int | None = None) -> list[list[int]]: ...
+    def encode_batch_flat(
+        self,
+        texts: list[str],
+        policy: SpecialPolicy | None,
+        num_threads: int | None,
+        separator: int | None,
+        width: int,
+    ) -> tuple[bytearray, bytearray]:
+        """A batch's tokens end to end (``width``-byte little-endian) and its int64 document offsets."""
+    def encode_batch_padded(
+        self,
+        texts: list[str],
+        policy: SpecialPolicy | None,
+        num_threads: int | None,
+        length: int | None,
+        pad: int,
+        padding_side: str,
+        truncation_side: str,
+        width: int,
+    ) -> tuple[bytearray, bytearray, int]:
+        """A batch as padded rows: ids, mask (row-major, ``width``-byte little-endian) and the row length."""
+    def count_tokens_batch(
+        self, texts: list[str], policy: SpecialPolicy | None, num_threads: int | None
+    ) -> list[int]: ...
     def encode_with_unstable(self, text: str, policy: SpecialPolicy) -> tuple[list[int], list[list[int]]]: ...
     def encode_single_token(self, token: bytes) -> int | None: ...
     def encode_single_piece(self, piece: bytes) -> list[int]: ...

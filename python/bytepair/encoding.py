@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Collection, Sequence
 from collections.abc import Set as AbstractSet
-from typing import TYPE_CHECKING, Any, Literal, NoReturn, Union
+from typing import TYPE_CHECKING, Any, Callable, Literal, NoReturn, TypeVar, Union
 
 from bytepair import _core
 from bytepair.errors import DisallowedSpecialTokenError, UnknownTokenError, VocabFileError
@@ -17,6 +17,12 @@ if TYPE_CHECKING:
 
 AllowedSpecial = Union[Literal["all"], AbstractSet[str]]
 DisallowedSpecial = Union[Literal["all"], Collection[str]]
+
+_T = TypeVar("_T")
+
+# The dtypes `encode_batch_padded` writes: the two the core writes, and the signed ones frameworks without unsigned
+# integer types need (int32 holds every id: the largest bundled one is about 200 000).
+_PADDED_DTYPES = ("uint16", "uint32", "int32", "int64")
 
 # How many distinct allowed/disallowed combinations one encoding remembers.
 _POLICY_CACHE_SIZE = 128
@@ -183,17 +189,211 @@ class Encoding:
         >>> bytepair.get_encoding("cl100k_base").encode_batch(["hello world", "goodbye world"])
         [[15339, 1917], [19045, 29474, 1917]]
         """
+        threads = _threads(num_threads)
+        return self._run_batch(
+            text,
+            allowed_special,
+            disallowed_special,
+            lambda texts, policy: self._core.encode_batch(texts, policy, threads),
+        )
+
+    def encode_batch_to_numpy(
+        self,
+        text: Sequence[str],
+        *,
+        num_threads: int | None = None,
+        allowed_special: AllowedSpecial = set(),  # noqa: B006
+        disallowed_special: DisallowedSpecial = "all",
+    ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
+        """Encode many texts like `encode_batch` into one flat ``uint32`` array and ``int64`` document offsets.
+
+        Document ``i`` is ``tokens[offsets[i]:offsets[i + 1]]``; ``offsets`` has ``len(text) + 1`` entries, the
+        first 0 and the last ``len(tokens)``. No Python object is made per token: the threads' output is copied
+        once into a buffer that NumPy wraps (writable). Needs NumPy.
+
+        >>> import bytepair
+        >>> tokens, offsets = bytepair.get_encoding("cl100k_base").encode_batch_to_numpy(["hello world", "goodbye"])
+        >>> tokens.tolist(), offsets.tolist()
+        ([15339, 1917, 19045, 29474], [0, 2, 4])
+        """
+        import numpy as np
+
+        tokens, offsets = self._encode_batch_flat(
+            text, num_threads=num_threads, allowed_special=allowed_special, disallowed_special=disallowed_special
+        )
+        return np.frombuffer(tokens, dtype=np.dtype("<u4")), np.frombuffer(offsets, dtype=np.dtype("<i8"))
+
+    def encode_batch_padded(
+        self,
+        text: Sequence[str],
+        *,
+        max_length: int | None = None,
+        padding_side: Literal["left", "right"] = "right",
+        truncation_side: Literal["left", "right"] = "right",
+        pad_token: int | None = None,
+        dtype: npt.DTypeLike | None = None,
+        num_threads: int | None = None,
+        allowed_special: AllowedSpecial = set(),  # noqa: B006
+        disallowed_special: DisallowedSpecial = "all",
+    ) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:
+        """Encode many texts into a 2-D array of ids and an attention mask, one row per text.
+
+        Rows have ``max_length`` tokens (default: the longest text's count, so nothing is cut); longer texts lose
+        tokens at ``truncation_side``, shorter ones get ``pad_token`` at ``padding_side`` and 0 in the mask where
+        the row has no token (1 elsewhere), as Hugging Face tokenizers pad. ``pad_token`` defaults to the
+        end-of-text token (these encodings have no padding token; the mask tells padding apart). ``dtype``
+        (default ``uint32``) applies to both arrays: ``uint16`` only when every id is below 65536 (gpt2,
+        r50k_base, p50k_base), or ``int32``/``int64`` for frameworks without unsigned types. Needs NumPy.
+
+        >>> import bytepair
+        >>> ids, mask = bytepair.get_encoding("cl100k_base").encode_batch_padded(["hello world", "hi"])
+        >>> ids.tolist(), mask.tolist()
+        ([[15339, 1917], [6151, 100257]], [[1, 1], [1, 0]])
+        """
+        import numpy as np
+
+        if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
+            raise ValueError(f"max_length must be a positive int or None (the longest text), got {max_length!r}")
+        for name, side in (("padding_side", padding_side), ("truncation_side", truncation_side)):
+            if side not in ("left", "right"):
+                raise ValueError(f"{name} must be 'left' or 'right', got {side!r}")
+        if pad_token is None:
+            if ENDOFTEXT not in self._special_tokens:
+                raise ValueError(f"{self.name} has no {ENDOFTEXT} token to pad with; pass pad_token=ID")
+            pad_token = self.eot_token
+        if not 0 <= pad_token <= self.max_token_value:
+            raise ValueError(f"pad_token must be an id of {self.name} (0 to {self.max_token_value}), got {pad_token}")
+        out_dtype = np.dtype(np.uint32 if dtype is None else dtype)
+        if out_dtype not in _PADDED_DTYPES:
+            raise ValueError(f"dtype must be one of {', '.join(_PADDED_DTYPES)}, got {out_dtype}")
+        if out_dtype == np.uint16 and self.max_token_value > 0xFFFF:
+            raise ValueError(
+                f"dtype uint16 cannot hold the ids of {self.name} (up to {self.max_token_value}); "
+                "use uint32 (the default), int32 or int64"
+            )
+        width = 2 if out_dtype == np.uint16 else 4
+        threads = _threads(num_threads)
+
+        def padded(texts: list[str], policy: _core.SpecialPolicy | None) -> tuple[bytearray, bytearray, int]:
+            return self._core.encode_batch_padded(
+                texts, policy, threads, max_length, pad_token, padding_side, truncation_side, width
+            )
+
         texts = _as_list(text)
-        policy, extra = self._policy_and_extra(allowed_special, disallowed_special)
-        if extra:
-            for one in texts:
-                _check_extra_disallowed(one, extra)
-        try:
-            return self._core.encode_batch(texts, policy, _threads(num_threads))
-        except UnicodeEncodeError:
-            return self._core.encode_batch([_repair_surrogates(t) for t in texts], policy, _threads(num_threads))
-        except DisallowedSpecialTokenError as err:
-            _raise_disallowed(err)
+        ids, mask, length = self._run_batch(texts, allowed_special, disallowed_special, padded, ordinary=True)
+        raw = np.dtype("<u2") if width == 2 else np.dtype("<u4")
+        shape = (len(texts), length)
+        ids_array = np.frombuffer(ids, dtype=raw).reshape(shape)
+        mask_array = np.frombuffer(mask, dtype=raw).reshape(shape)
+        if raw != out_dtype:
+            return ids_array.astype(out_dtype), mask_array.astype(out_dtype)
+        return ids_array, mask_array
+
+    def encode_arrow(
+        self,
+        array: Any,
+        *,
+        num_threads: int | None = None,
+        allowed_special: AllowedSpecial = set(),  # noqa: B006
+        disallowed_special: DisallowedSpecial = "all",
+    ) -> Any:
+        """Encode an Arrow string array (or chunked array) into an Arrow list array of ``uint32`` token ids.
+
+        Null strings give null lists. The result is ``list<uint32>``, or ``large_list<uint32>`` when an array's
+        tokens exceed 32-bit offsets; a chunked array gives a chunked array, chunk by chunk (one native batch per
+        chunk). For Ray Data, Spark (Arrow UDFs) and Hugging Face ``datasets`` map functions. Needs pyarrow.
+
+        >>> import pyarrow as pa, bytepair
+        >>> bytepair.get_encoding("cl100k_base").encode_arrow(pa.array(["hello world", None])).to_pylist()
+        [[15339, 1917], None]
+        """
+        import pyarrow as pa
+
+        def encode_chunk(chunk: Any) -> Any:
+            if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
+                raise TypeError(f"encode_arrow takes a string or large_string array, got {chunk.type}")
+            texts = chunk.to_pylist()
+            tokens, offsets = self._encode_batch_flat(
+                ["" if one is None else one for one in texts],
+                num_threads=num_threads,
+                allowed_special=allowed_special,
+                disallowed_special=disallowed_special,
+            )
+            values = pa.Array.from_buffers(pa.uint32(), len(tokens) // 4, [None, pa.py_buffer(tokens)])
+            offsets_array = pa.Array.from_buffers(pa.int64(), len(texts) + 1, [None, pa.py_buffer(offsets)])
+            mask = chunk.is_null() if chunk.null_count else None
+            if len(values) < 2**31:
+                return pa.ListArray.from_arrays(offsets_array.cast(pa.int32()), values, mask=mask)
+            return pa.LargeListArray.from_arrays(offsets_array, values, mask=mask)
+
+        if isinstance(array, pa.ChunkedArray):
+            chunks = [encode_chunk(chunk) for chunk in array.chunks]
+            if any(pa.types.is_large_list(chunk.type) for chunk in chunks):
+                chunks = [chunk.cast(pa.large_list(pa.uint32())) for chunk in chunks]
+            return pa.chunked_array(chunks, type=chunks[0].type if chunks else pa.list_(pa.uint32()))
+        if not isinstance(array, pa.Array):
+            raise TypeError(f"encode_arrow takes a pyarrow Array or ChunkedArray, got {type(array).__name__}")
+        return encode_chunk(array)
+
+    def count_tokens(
+        self,
+        text: str,
+        *,
+        allowed_special: AllowedSpecial = set(),  # noqa: B006
+        disallowed_special: DisallowedSpecial = "all",
+    ) -> int:
+        """The number of tokens `encode` gives for ``text`` (same keyword arguments), without building the list.
+
+        >>> import bytepair
+        >>> bytepair.get_encoding("cl100k_base").count_tokens("hello world")
+        2
+        """
+        return self.count_tokens_batch(
+            [text], num_threads=1, allowed_special=allowed_special, disallowed_special=disallowed_special
+        )[0]
+
+    def count_tokens_batch(
+        self,
+        text: Sequence[str],
+        *,
+        num_threads: int | None = None,
+        allowed_special: AllowedSpecial = set(),  # noqa: B006
+        disallowed_special: DisallowedSpecial = "all",
+    ) -> list[int]:
+        """The token count of each text, as `encode_batch` would give, on several threads; no ids are kept.
+
+        >>> import bytepair
+        >>> bytepair.get_encoding("cl100k_base").count_tokens_batch(["hello world", "goodbye"])
+        [2, 2]
+        """
+        threads = _threads(num_threads)
+        return self._run_batch(
+            text,
+            allowed_special,
+            disallowed_special,
+            lambda texts, policy: self._core.count_tokens_batch(texts, policy, threads),
+            ordinary=True,
+        )
+
+    def _encode_batch_flat(
+        self,
+        text: Sequence[str],
+        *,
+        num_threads: int | None = None,
+        allowed_special: AllowedSpecial = set(),  # noqa: B006
+        disallowed_special: DisallowedSpecial = "all",
+        separator: int | None = None,
+        width: int = 4,
+    ) -> tuple[bytearray, bytearray]:
+        """Tokens end to end (``width``-byte little-endian, ``separator`` after each text) and int64 offsets."""
+        threads = _threads(num_threads)
+        return self._run_batch(
+            text,
+            allowed_special,
+            disallowed_special,
+            lambda texts, policy: self._core.encode_batch_flat(texts, policy, threads, separator, width),
+            ordinary=True,
+        )
 
     def encode_with_unstable(
         self,
@@ -378,6 +578,33 @@ class Encoding:
         self.__init__(**value)  # type: ignore[misc]
 
     # ==== Special-token policy ====
+
+    def _run_batch(
+        self,
+        text: Sequence[str],
+        allowed: AllowedSpecial,
+        disallowed: DisallowedSpecial,
+        call: Callable[[list[str], Any], _T],
+        ordinary: bool = False,
+    ) -> _T:
+        """``call(texts, policy)`` with tiktoken's special-token checks and surrogate repair around it.
+
+        With ``ordinary``, the policy is None when no special token is allowed or disallowed, so the core takes
+        its `encode_ordinary` path (no special-token search).
+        """
+        texts = _as_list(text)
+        policy, extra = self._policy_and_extra(allowed, disallowed)
+        if extra:
+            for one in texts:
+                _check_extra_disallowed(one, extra)
+        core_policy = None if ordinary and policy is self._policies[("default", ())][0] else policy
+        try:
+            try:
+                return call(texts, core_policy)
+            except UnicodeEncodeError:
+                return call([_repair_surrogates(one) for one in texts], core_policy)
+        except DisallowedSpecialTokenError as err:
+            _raise_disallowed(err)
 
     def _policy(self, text: str, allowed: AllowedSpecial, disallowed: DisallowedSpecial) -> _core.SpecialPolicy:
         """The core policy for these arguments; raises if ``text`` holds a disallowed non-special string."""
