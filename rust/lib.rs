@@ -20,6 +20,7 @@
 mod batch;
 mod encoder;
 mod error;
+mod hf;
 mod merge;
 mod special;
 mod split;
@@ -29,6 +30,7 @@ mod vocab;
 mod bindings;
 
 pub use encoder::Encoder;
-pub use error::{DecodeError, EncodeError, VocabError};
+pub use error::{DecodeError, EncodeError, HfError, VocabError};
+pub use hf::{AddedToken, Behavior, HfEncoding, HfTokenizer, Normalizer, Pattern, PreTokenizer};
 pub use special::SpecialPolicy;
 pub use vocab::{parse_rank_file, Rank, RankEntries, Vocab};
