@@ -284,6 +284,10 @@ impl PyHfTokenizer {
         Ok(py.detach(|| self.inner.encode(&text, with_offsets)).map(into_parts)?)
     }
 
+    fn normalize(&self, py: Python<'_>, text: PyBackedStr) -> PyResult<String> {
+        Ok(py.detach(|| self.inner.normalize(&text))?)
+    }
+
     #[pyo3(signature = (texts, with_offsets, num_threads=None))]
     fn encode_batch(
         &self,
@@ -314,7 +318,7 @@ impl PyHfTokenizer {
             let encodings = crate::batch::map_in_parallel(&texts, num_threads.unwrap_or(0), |text| {
                 self.inner.encode(text, with_offsets)
             })?;
-            Ok::<_, EncodeError>(crate::hf::flatten(&encodings))
+            Ok::<_, EncodeError>(crate::flatten_encodings(&encodings))
         })?;
         Ok((PyBytes::new(py, &tokens), PyBytes::new(py, &lengths), PyBytes::new(py, &offsets)))
     }

@@ -31,6 +31,6 @@ mod bindings;
 
 pub use encoder::Encoder;
 pub use error::{DecodeError, EncodeError, HfError, VocabError};
-pub use hf::{AddedToken, Behavior, HfEncoding, HfTokenizer, Normalizer, Pattern, PreTokenizer};
+pub use hf::{flatten_encodings, AddedToken, Behavior, HfEncoding, HfTokenizer, Normalizer, Pattern, PreTokenizer};
 pub use special::SpecialPolicy;
 pub use vocab::{parse_rank_file, Rank, RankEntries, Vocab};

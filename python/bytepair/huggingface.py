@@ -244,6 +244,26 @@ def _added_tokens(source: str, tokens: Any) -> list[tuple[str, int, bool, bool, 
     return out
 
 
+def _assign_added_ids(
+    tokens: list[tuple[str, int, bool, bool, bool, bool, bool]], vocab: Mapping[str, int]
+) -> list[tuple[str, int, bool, bool, bool, bool, bool]]:
+    """The ids ``tokenizers`` gives added tokens when it loads a file: a token already in the vocab (or added before)
+    keeps that id, any other gets the next free one; the ids written in the file are only checked there, not used.
+    In published files the two agree."""
+    assigned: dict[str, int] = {}
+    out = []
+    for content, _, *flags in tokens:
+        if not content:
+            continue
+        token_id = assigned.get(content, vocab.get(content))
+        if token_id is None:
+            largest = max(assigned.values(), default=None)
+            token_id = len(vocab) if largest is None or (largest < len(vocab) and vocab) else largest + 1
+        assigned[content] = token_id
+        out.append((content, token_id, *flags))
+    return out  # type: ignore[return-value]
+
+
 def _decoder(source: str, spec: Any) -> bool:
     """Whether the decoder is ByteLevel (``False``: no decoder, tokens are joined with spaces, as in tokenizers)."""
     steps = spec.get("decoders", []) if isinstance(spec, dict) and spec.get("type") == "Sequence" else [spec]
@@ -398,7 +418,7 @@ class Tokenizer:
         pre_tokenizers = _pre_tokenizers(source, spec.get("pre_tokenizer"))
         template, trim = _post_processor(source, spec.get("post_processor"))
         byte_level_decoder = _decoder(source, spec.get("decoder"))
-        added = _added_tokens(source, spec.get("added_tokens"))
+        added = _assign_added_ids(_added_tokens(source, spec.get("added_tokens")), vocab)
         try:
             core = _core.HfTokenizer(
                 list(vocab.items()), merges, ignore_merges, normalizers, pre_tokenizers, added, trim
@@ -408,7 +428,11 @@ class Tokenizer:
         tokenizer = object.__new__(cls)
         setter = object.__setattr__
         id_to_token = {token_id: token for token, token_id in vocab.items()}
-        id_to_token.update((token_id, content) for content, token_id, *_ in added)
+        # A normalized added token reads back in its normalized form, as tokenizers' id_to_token gives it.
+        id_to_token.update(
+            (token_id, core.normalize(content) if normalized else content)
+            for content, token_id, _, _, _, _, normalized in added
+        )
         setter(tokenizer, "_core", core)
         setter(tokenizer, "_json", json_text)
         setter(tokenizer, "_vocab", vocab)

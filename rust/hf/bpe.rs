@@ -95,7 +95,36 @@ impl PairMerges {
             out.extend(merged);
         }
         if dropped {
-            shift_past_dropped_bytes(piece, &mut out[first..]);
+            self.shift_past_dropped_bytes(piece, &mut out[first..]);
+        }
+    }
+
+    /// Gives symbols the positions `tokenizers` gives them when some bytes had no token and were dropped.
+    ///
+    /// There a word's symbols carry lengths, not positions, so each symbol's offset is the sum of the lengths (in the
+    /// byte-level string's UTF-8) of the symbols before it: a dropped character shifts everything after it to the left.
+    /// Offsets of such pieces are then computed from those shifted positions, so this mirrors them exactly.
+    fn shift_past_dropped_bytes(&self, piece: &[u8], symbols: &mut [Symbol]) {
+        // `ends[i]`: where byte i's character ends in the byte-level string.
+        let ends: Vec<usize> = piece
+            .iter()
+            .scan(0, |end, &byte| {
+                *end += byte_level_width(byte);
+                Some(*end)
+            })
+            .collect();
+        let byte_at = |position: usize| ends.partition_point(|&end| end <= position).min(piece.len() - 1);
+        let mut position = 0;
+        for symbol in symbols {
+            // A merged symbol's length counts only the bytes that had tokens, not dropped ones between them.
+            let width: usize = piece[symbol.start..symbol.end]
+                .iter()
+                .filter(|&&byte| self.byte_tokens[usize::from(byte)].is_some())
+                .map(|&byte| byte_level_width(byte))
+                .sum();
+            symbol.start = byte_at(position);
+            symbol.end = byte_at(position + width - 1) + 1;
+            position += width;
         }
     }
 
@@ -166,30 +195,6 @@ fn byte_level_width(byte: u8) -> usize {
         1
     } else {
         2
-    }
-}
-
-/// Gives symbols the positions `tokenizers` gives them when some bytes had no token and were dropped.
-///
-/// There a word's symbols carry lengths, not positions, so each symbol's offset is the sum of the lengths (in the
-/// byte-level string's UTF-8) of the symbols before it: a dropped character shifts everything after it to the left.
-/// Offsets of such pieces are then computed from those shifted positions, so this mirrors them exactly.
-fn shift_past_dropped_bytes(piece: &[u8], symbols: &mut [Symbol]) {
-    // `ends[i]`: where byte i's character ends in the byte-level string.
-    let ends: Vec<usize> = piece
-        .iter()
-        .scan(0, |end, &byte| {
-            *end += byte_level_width(byte);
-            Some(*end)
-        })
-        .collect();
-    let byte_at = |position: usize| ends.partition_point(|&end| end <= position).min(piece.len() - 1);
-    let mut position = 0;
-    for symbol in symbols {
-        let width: usize = piece[symbol.start..symbol.end].iter().map(|&byte| byte_level_width(byte)).sum();
-        symbol.start = byte_at(position);
-        symbol.end = byte_at(position + width - 1) + 1;
-        position += width;
     }
 }
 

@@ -126,12 +126,11 @@ impl HfTokenizer {
         for (token, id) in vocab {
             ids.insert(token.as_str(), *id);
             let slot = usize::try_from(*id).expect("u32 fits usize");
+            spaces[slot] = space_counts(token.chars());
             if let Some(bytes) = byte_level_bytes(token, &alphabet) {
-                spaces[slot] = space_counts(bytes.iter().map(|&b| char::from(b)));
                 tokens.insert(bytes.clone(), *id);
                 decode_table[slot] = Some(bytes);
             } else {
-                spaces[slot] = space_counts(token.chars());
                 decode_table[slot] = Some(token.as_bytes().to_vec());
             }
         }
@@ -154,9 +153,15 @@ impl HfTokenizer {
             }
             let slot = usize::try_from(token.id).expect("u32 fits usize");
             // The ByteLevel decoder maps an added token's characters like any token's, unless one is outside the
-            // byte-level alphabet; then the token's own UTF-8 is used.
+            // byte-level alphabet; then the token's own UTF-8 is used. A `normalized` token decodes to its
+            // normalized form, as `tokenizers` gives it back.
+            let content = if token.normalized {
+                normalize_with(&normalizers, &token.content).map_err(|err| HfError::Normalizer(err.to_string()))?
+            } else {
+                token.content.clone()
+            };
             decode_table[slot] =
-                Some(byte_level_bytes(&token.content, &alphabet).unwrap_or_else(|| token.content.as_bytes().to_vec()));
+                Some(byte_level_bytes(&content, &alphabet).unwrap_or_else(|| content.as_bytes().to_vec()));
             spaces[slot] = space_counts(token.content.chars());
             special[slot] = token.special;
         }
@@ -190,11 +195,7 @@ impl HfTokenizer {
             .chain(self.added.iter().enumerate().filter(|(_, token)| !token.special));
         for (index, token) in order.filter(|(_, token)| token.normalized == normalized) {
             let content = if normalized {
-                let mut text = Normalized::identity(&token.content, 0);
-                for normalizer in &self.normalizers {
-                    text.apply(normalizer).map_err(|err| HfError::Normalizer(err.to_string()))?;
-                }
-                text.text.into_owned()
+                normalize_with(&self.normalizers, &token.content).map_err(|err| HfError::Normalizer(err.to_string()))?
             } else {
                 token.content.clone()
             };
@@ -228,6 +229,11 @@ impl HfTokenizer {
     }
 
     // ==== Encoding ====
+
+    /// `text` after the normalizers.
+    pub fn normalize(&self, text: &str) -> Result<String, EncodeError> {
+        normalize_with(&self.normalizers, text)
+    }
 
     /// Encodes one text; offsets are computed only when `with_offsets`.
     pub fn encode(&self, text: &str, with_offsets: bool) -> Result<HfEncoding, EncodeError> {
@@ -384,7 +390,7 @@ fn compile(pattern: &str) -> Result<Pattern, HfError> {
 
 /// A batch's encodings as flat little-endian buffers: every token id (`u32`), each encoding's token count
 /// (`u64`), and every offset as a `u32` pair (empty when the encodings have none).
-pub fn flatten(encodings: &[HfEncoding]) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+pub fn flatten_encodings(encodings: &[HfEncoding]) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     let total: usize = encodings.iter().map(|encoding| encoding.ids.len()).sum();
     let mut tokens = Vec::with_capacity(total * 4);
     let mut lengths = Vec::with_capacity(encodings.len() * 8);
@@ -397,9 +403,19 @@ pub fn flatten(encodings: &[HfEncoding]) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     (tokens, lengths, offsets)
 }
 
-/// Leading and trailing counts of spaces (`' '` or any whitespace) in a token's characters, capped at 255.
+fn normalize_with(normalizers: &[Normalizer], text: &str) -> Result<String, EncodeError> {
+    let mut normalized = Normalized::identity(text, 0);
+    for normalizer in normalizers {
+        normalized.apply(normalizer)?;
+    }
+    Ok(normalized.text.into_owned())
+}
+
+/// Leading and trailing counts of spaces in a token's string, capped at 255: `Ġ` (the byte-level space) or
+/// whitespace, as `tokenizers`' `process_offsets` counts them. Byte-level characters for other white-space bytes
+/// (`Ċ` for a newline) are not whitespace themselves, so only spaces are trimmed from ordinary tokens.
 fn space_counts(chars: impl DoubleEndedIterator<Item = char> + Clone) -> (u8, u8) {
-    let is_space = |c: &char| *c == ' ' || c.is_whitespace();
+    let is_space = |c: &char| *c == '\u{120}' || c.is_whitespace();
     let cap = |n: usize| u8::try_from(n).unwrap_or(u8::MAX);
     (cap(chars.clone().take_while(is_space).count()), cap(chars.rev().take_while(is_space).count()))
 }
