@@ -16,8 +16,8 @@ use crate::split::{Splitter, CL100K_PATTERN};
 
 /// cl100k_base's pattern as tiktoken first published it, which Llama 3 (and other models) ship in their Split
 /// pre-tokenizer. tiktoken later rewrote it into [`CL100K_PATTERN`] with possessive quantifiers, splitting the same;
-/// so it runs on bytepair's cl100k scanner (measured: `benches/huggingface.py --model llama3` went from 7.0 to 10.4 MB/s;
-/// thread). `tests/test_huggingface.py` holds the pieces to tokenizers' on the corpora and a code point sweep.
+/// so it runs on bytepair's cl100k scanner (measured: `benches/huggingface.py --model llama3` went from 7.0 to
+/// 10.4 MB/s). `tests/test_huggingface.py` holds the pieces to tokenizers' on the corpora and a code point sweep.
 const CL100K_ORIGINAL_PATTERN: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
 /// What one match of a rewritten alternative becomes.
