@@ -19,9 +19,10 @@ from typing import Any
 import hypothesis
 import hypothesis.strategies as st
 import pytest
-from tests.conftest import VECTORS, require_shared, split_documents
+from tests.conftest import VECTORS, require_shared, sample_text, split_documents
 
 import bytepair
+from bytepair.config import R50K_PATTERN
 
 tokenizers = pytest.importorskip("tokenizers")
 
@@ -619,3 +620,50 @@ def test_missing_files_are_clear_errors(tmp_path: Path) -> None:
         bytepair.Tokenizer.from_pretrained(tmp_path)
     with pytest.raises(TypeError, match="from_file"):
         bytepair.Tokenizer()
+
+
+# ==== Export: bytepair encodings to tokenizer.json, Hugging Face models to tiktoken ranks ====
+
+
+@pytest.mark.parametrize("name", ["r50k_base", "cl100k_base"])
+def test_exported_encoding_loads_in_tokenizers_with_identical_ids(name: str) -> None:
+    encoding = bytepair.get_encoding(name)
+    exported = bytepair.Tokenizer.from_encoding(encoding)
+    oracle = tokenizers.Tokenizer.from_str(exported.to_str())
+    texts = [doc for kind in CORPUS_KINDS for doc in split_documents(sample_text(kind))[::9]]
+    texts += generated_texts(seed=3, count=500, specials=["<|endoftext|>"])
+    texts = [text.replace("<|endoftext|>", "") for text in texts]
+    expected = [encoding.encode_ordinary(text) for text in texts]
+    assert [e.ids for e in oracle.encode_batch(texts)] == expected
+    assert exported.encode_batch(texts) == expected
+    assert oracle.encode("a<|endoftext|>b").ids == encoding.encode("a<|endoftext|>b", allowed_special="all")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "oniguruma"),
+    [
+        (r"\p{N}{1,3}+", r"\p{N}{1,3}"),
+        (r"\s++$|\s+(?!\S)", r"\s+\z|\s+(?!\S)"),
+        (r"[^\r\n\p{L}\p{N}]?+\p{L}++", r"[^\r\n\p{L}\p{N}]?\p{L}+"),
+        (r"[$+]+\++a*+", r"[$+]+\++a*"),
+    ],
+)
+def test_exported_patterns_read_the_same_in_oniguruma(pattern: str, oniguruma: str) -> None:
+    """Oniguruma reads `{1,3}+` as a second repetition and `$` as an end of line: both are rewritten."""
+    from bytepair.huggingface import _oniguruma_pattern
+
+    assert _oniguruma_pattern(pattern) == oniguruma
+
+
+def test_gpt2_model_converts_to_tiktoken_ranks_with_identical_ids() -> None:
+    oracle, ours = pair("gpt2")
+    ranks = ours.to_tiktoken_ranks()
+    assert ranks == bytepair.get_encoding("gpt2")._mergeable_ranks
+    encoding = bytepair.Encoding("gpt2-from-hf", pat_str=R50K_PATTERN, mergeable_ranks=ranks, special_tokens={})
+    texts = documents("english") + documents("multilingual")
+    assert [encoding.encode_ordinary(text) for text in texts] == [e.ids for e in oracle.encode_batch(texts)]
+
+
+def test_merge_order_unlike_id_order_cannot_become_tiktoken_ranks() -> None:
+    with pytest.raises(ValueError, match="not the id order"):
+        bytepair.Tokenizer.from_file(TINY).to_tiktoken_ranks()

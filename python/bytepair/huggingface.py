@@ -9,6 +9,7 @@ silent difference. Post-processing follows ``tokenizers``' order: truncate, add 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 
     from bytepair.encoding import Encoding
 
-__all__ = ["BatchEncoding", "Tokenizer"]
+__all__ = ["BatchEncoding", "Tokenizer", "encoding_to_tokenizer_json"]
 
 TextInput = str
 Padding = Union[bool, Literal["longest", "max_length", "do_not_pad"]]
@@ -470,6 +471,50 @@ class Tokenizer:
             text = _gpt2_tokenizer_json(vocab_path, merges_path, config)
             return cls.from_str(text, source=str(vocab_path), config=config)
         raise TokenizerFileError(f"{directory}: needs tokenizer.json, or vocab.json and merges.txt")
+
+    @classmethod
+    def from_encoding(cls, encoding: Encoding) -> Tokenizer:
+        """The Hugging Face form of a bytepair (tiktoken) encoding; ``to_str()`` gives its ``tokenizer.json``,
+        which ``tokenizers`` loads with the same ids as ``encoding.encode_ordinary`` (special tokens become added
+        tokens, always recognized).
+
+        >>> import bytepair
+        >>> tok = bytepair.Tokenizer.from_encoding(bytepair.get_encoding("r50k_base"))
+        >>> tok.encode("hello world")
+        [31373, 995]
+        """
+        return cls.from_str(encoding_to_tokenizer_json(encoding), source=f"<{encoding.name}>")
+
+    def to_str(self) -> str:
+        """The ``tokenizer.json`` text this tokenizer was loaded from (or made by `from_encoding`)."""
+        return self._json
+
+    def to_tiktoken_ranks(self) -> dict[bytes, int]:
+        """tiktoken's mergeable ranks (token bytes -> id) for a model whose merge order is its id order.
+
+        tiktoken merges by rank = id, so the conversion is exact only when each merge makes a token with a larger id
+        than the merges before it, and when whole pieces that are tokens are taken as they are (``ignore_merges``,
+        tiktoken's shortcut) or every token is reachable by its merges; otherwise this raises ``ValueError``.
+        """
+        spec = json.loads(self._json)
+        merges = _merges("<model>", spec["model"]["merges"])
+        previous = -1
+        for index, (left, right) in enumerate(merges):
+            merged = self._vocab.get(left + right, -1)
+            if merged <= previous:
+                raise ValueError(
+                    f"merge {index} ({left} {right}) makes id {merged}, not above the previous merge's {previous}: "
+                    "the merge order is not the id order, so tiktoken's ranks cannot express this model"
+                )
+            previous = merged
+        ranks = {}
+        for token, token_id in self._vocab.items():
+            raw = self._core.token_bytes(token_id)
+            if raw is not None and token not in self._added:
+                ranks[raw] = token_id
+        if len(ranks) != len(set(ranks.values())):
+            raise ValueError("two tokens share an id; tiktoken's ranks need one id per token")
+        return ranks
 
     # ---- encoding ----
 
@@ -984,6 +1029,143 @@ def _clean_up_tokenization(text: str) -> str:
     for before, after in _CLEANUPS:
         text = text.replace(before, after)
     return text
+
+
+def _oniguruma_pattern(pattern: str) -> str:
+    """A split pattern that Oniguruma (tokenizers' engine) reads as tiktoken's engine reads it.
+
+    Two constructs read differently there: a possessive quantifier after a counted repetition (``\\p{N}{1,3}+``)
+    is a second repetition in Oniguruma, and ``$`` is an end of line, not the end of the text. Possessive
+    quantifiers are dropped (in the bundled patterns nothing after them could take back what they matched, so the
+    greedy forms split the same; tests/test_huggingface.py proves parity on the corpora), and ``$`` becomes ``\\z``.
+    """
+    out: list[str] = []
+    class_depth = 0
+    after_quantifier = False  # the last thing written was a quantifier (so a "+" now makes it possessive)
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            end = i + 2
+            if pattern[i + 1 : i + 2] in ("p", "P") and pattern[i + 2 : i + 3] == "{":
+                end = pattern.index("}", i) + 1  # \p{...} is one atom; its brace is not a repetition
+            out.append(pattern[i:end])
+            after_quantifier = False
+            i = end
+            continue
+        if class_depth:
+            class_depth += char == "["
+            class_depth -= char == "]"
+            out.append(char)
+        elif char == "[":
+            class_depth = 1
+            out.append(char)
+            after_quantifier = False
+        elif char == "+" and after_quantifier:
+            after_quantifier = False  # possessive: dropped
+        elif char in "+*?" and not (char == "?" and out and out[-1] == "("):
+            out.append(char)
+            after_quantifier = True
+        elif char == "{":
+            end = pattern.index("}", i) + 1
+            out.append(pattern[i:end])
+            after_quantifier = True
+            i = end
+            continue
+        elif char == "$":
+            out.append("\\z")
+            after_quantifier = False
+        else:
+            out.append(char)
+            after_quantifier = False
+        i += 1
+    return "".join(out)
+
+
+def _byte_level(data: bytes) -> str:
+    alphabet = _byte_alphabet()
+    return "".join(alphabet[byte] for byte in data)
+
+
+@functools.cache
+def _byte_alphabet() -> list[str]:
+    """GPT-2's printable stand-in for each byte (the byte-level alphabet)."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(0xA1, 0xAD), *range(0xAE, 0x100)]
+    alphabet = {byte: chr(byte) for byte in printable}
+    extra = 0
+    for byte in range(256):
+        if byte not in alphabet:
+            alphabet[byte] = chr(256 + extra)
+            extra += 1
+    return [alphabet[byte] for byte in range(256)]
+
+
+def encoding_to_tokenizer_json(encoding: Encoding) -> str:
+    """A ``tokenizer.json`` for a bytepair encoding: byte-level BPE whose merges give tiktoken's ids.
+
+    Each token of two or more bytes gets the merge that tiktoken's own algorithm makes last when it encodes the token
+    with only the ranks below it; merges are listed in rank order, and ``ignore_merges`` mirrors tiktoken's whole-piece
+    lookup. A token that does not split into exactly two lower-ranked tokens cannot be expressed; that raises.
+    """
+    ranks = encoding._mergeable_ranks
+    vocab = {_byte_level(token): rank for token, rank in ranks.items()}
+    merges = []
+    for token, rank in sorted(ranks.items(), key=lambda item: item[1]):
+        if len(token) < 2:
+            continue
+        parts = _split_below(ranks, token, rank)
+        if len(parts) != 2:
+            raise ValueError(f"token {token!r} (rank {rank}) does not split into two lower-ranked tokens")
+        merges.append([_byte_level(parts[0]), _byte_level(parts[1])])
+    # Special tokens are in the vocab as well: tokenizers gives an added token the vocab's id for its content, and
+    # otherwise the next free id, whatever the file says (cl100k_base's specials start after a gap).
+    vocab.update(encoding._special_tokens)
+    added = [
+        {"id": token_id, "content": content, "single_word": False, "lstrip": False, "rstrip": False,
+         "normalized": False, "special": True}
+        for content, token_id in sorted(encoding._special_tokens.items(), key=lambda item: item[1])
+    ]  # fmt: skip
+    split = {"type": "Split", "pattern": {"Regex": _oniguruma_pattern(encoding._pat_str)},
+             "behavior": "Isolated", "invert": False}  # fmt: skip
+    byte_level = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}
+    spec = {
+        "version": "1.0",
+        "truncation": None,
+        "padding": None,
+        "added_tokens": added,
+        "normalizer": None,
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [split, byte_level]},
+        "post_processor": {**byte_level, "trim_offsets": False},
+        "decoder": byte_level,
+        "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
+                  "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False, "ignore_merges": True,
+                  "vocab": vocab, "merges": merges},
+    }  # fmt: skip
+    return json.dumps(spec, ensure_ascii=False)
+
+
+def _split_below(ranks: Mapping[bytes, int], token: bytes, rank: int) -> list[bytes]:
+    """tiktoken's merge of ``token``'s bytes using only ranks below ``rank``."""
+    parts = [token[i : i + 1] for i in range(len(token))]
+    none = rank  # a pair rank of `rank` or more never merges here
+
+    def pair_rank(i: int) -> int:
+        found = ranks.get(parts[i] + parts[i + 1], none)
+        return found if found < rank else none
+
+    pair_ranks = [pair_rank(i) for i in range(len(parts) - 1)]
+    while len(parts) > 2:
+        lowest = min(pair_ranks)
+        if lowest == none:
+            break
+        i = pair_ranks.index(lowest)
+        parts[i : i + 2] = [parts[i] + parts[i + 1]]
+        del pair_ranks[i]
+        if i < len(parts) - 1:
+            pair_ranks[i] = pair_rank(i)
+        if i > 0:
+            pair_ranks[i - 1] = pair_rank(i - 1)
+    return parts
 
 
 def _gpt2_tokenizer_json(vocab_path: Path, merges_path: Path, config: Mapping[str, Any]) -> str:
