@@ -81,7 +81,7 @@ def main() -> None:
     print(f"versions: bytepair {bytepair.__version__}, tokenizers {tokenizers.__version__}")
     print(f"input: {len(texts)} documents, {megabytes:.2f} MB (benches/corpus), model {args.model}")
     print()
-    print("| call | seconds (best of %d) | MB/s |" % args.repeat)
+    print(f"| call | seconds (best of {args.repeat}) | MB/s |")
     print("| --- | ---: | ---: |")
     print(f"| tokenizers `encode_batch(texts)` | {theirs:.4f} | {megabytes / theirs:.1f} |")
     print(f'| bytepair `tok(texts, padding=True, return_tensors="np")` | {mine:.4f} | {megabytes / mine:.1f} |')
