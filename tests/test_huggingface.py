@@ -597,6 +597,15 @@ def test_unsupported_model_options_are_errors(option: str, value: Any) -> None:
         bytepair.Tokenizer.from_str(json.dumps(spec))
 
 
+def test_unknown_token_is_an_error_only_where_it_could_be_produced() -> None:
+    spec = byte_level_spec()
+    spec["model"]["unk_token"] = "a"
+    assert bytepair.Tokenizer.from_str(json.dumps(spec)).encode("ab") == [256]
+    del spec["model"]["vocab"]["\u0100"]  # the byte 0x00 has no token now
+    with pytest.raises(bytepair.TokenizerFileError, match="model.unk_token"):
+        bytepair.Tokenizer.from_str(json.dumps(spec))
+
+
 MALFORMED = [
     pytest.param("{not json", "not valid JSON", id="json"),
     pytest.param("[]", "JSON object", id="top-level"),

@@ -222,6 +222,10 @@ def _model(source: str, model: Any) -> tuple[dict[str, int], list[tuple[str, str
         raise _fail(source, "model.vocab must map each token string to a non-negative integer id")
     if not isinstance(merges, list):
         raise _fail(source, "model.merges must be a list")
+    if model.get("unk_token") is not None and not all(char in vocab for char in _byte_alphabet()):
+        # With every byte in the vocab the unknown token can never be produced; without, tokenizers would emit it
+        # where bytepair (like tokenizers without one) drops the byte.
+        raise _fail(source, "model.unk_token is not supported when some single bytes have no token")
     return vocab, _merges(source, merges), bool(model.get("ignore_merges", False))
 
 
