@@ -14,11 +14,13 @@ use pyo3::pybacked::PyBackedStr;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyInt, PyList, PyTuple};
 
 use crate::{
-    DecodeError, EncodeError, Encoder, FlatBatch, Padding, Rank, Side, SpecialPolicy, TokenWidth, Vocab, VocabError,
+    AddedToken, DecodeError, EncodeError, Encoder, FlatBatch, HfEncoding, HfError, HfTokenizer, Normalizer, Padding,
+    PreTokenizer, Rank, Side, SpecialPolicy, TokenWidth, Vocab, VocabError,
 };
 
 pyo3::import_exception!(bytepair.errors, DisallowedSpecialTokenError);
 pyo3::import_exception!(bytepair.errors, SplitError);
+pyo3::import_exception!(bytepair.errors, TokenizerFileError);
 pyo3::import_exception!(bytepair.errors, UnknownTokenError);
 pyo3::import_exception!(bytepair.errors, VocabFileError);
 
@@ -42,6 +44,12 @@ impl From<DecodeError> for PyErr {
 impl From<VocabError> for PyErr {
     fn from(err: VocabError) -> PyErr {
         VocabFileError::new_err(err.to_string())
+    }
+}
+
+impl From<HfError> for PyErr {
+    fn from(err: HfError) -> PyErr {
+        TokenizerFileError::new_err(err.to_string())
     }
 }
 
@@ -375,6 +383,143 @@ fn offsets_bytearray<'py>(py: Python<'py>, flat: &FlatBatch) -> PyResult<Bound<'
     })
 }
 
+/// Python handle to an [`HfTokenizer`]. Immutable, so threads can share it with the GIL released.
+#[pyclass(name = "HfTokenizer", module = "bytepair._core", frozen)]
+struct PyHfTokenizer {
+    inner: HfTokenizer,
+}
+
+/// `(ids, offsets)` of one sequence, as Python lists.
+type EncodingParts = (Vec<Rank>, Vec<(u32, u32)>);
+
+fn into_parts(encoding: HfEncoding) -> EncodingParts {
+    (encoding.ids, encoding.offsets)
+}
+
+#[pymethods]
+impl PyHfTokenizer {
+    #[new]
+    #[allow(clippy::too_many_arguments)] // one argument per tokenizer.json section
+    fn new(
+        py: Python<'_>,
+        vocab: Vec<(String, Rank)>,
+        merges: Vec<(String, String)>,
+        ignore_merges: bool,
+        normalizers: Vec<(String, String, String)>,
+        pre_tokenizers: Vec<(String, String, String, bool)>,
+        added_tokens: Vec<(String, Rank, bool, bool, bool, bool, bool)>,
+        trim_offsets: Option<bool>,
+    ) -> PyResult<Self> {
+        let inner = py.detach(|| {
+            let normalizers = normalizers
+                .iter()
+                .map(|(kind, first, second)| Normalizer::from_parts(kind, first, second))
+                .collect::<Result<Vec<_>, _>>()?;
+            let pre_tokenizers = pre_tokenizers
+                .iter()
+                .map(|(kind, pattern, behavior, invert)| PreTokenizer::from_parts(kind, pattern, behavior, *invert))
+                .collect::<Result<Vec<_>, _>>()?;
+            let added = added_tokens
+                .into_iter()
+                .map(|(content, id, special, single_word, lstrip, rstrip, normalized)| AddedToken {
+                    content,
+                    id,
+                    special,
+                    single_word,
+                    lstrip,
+                    rstrip,
+                    normalized,
+                })
+                .collect();
+            HfTokenizer::new(&vocab, &merges, ignore_merges, normalizers, pre_tokenizers, added, trim_offsets)
+        })?;
+        Ok(Self { inner })
+    }
+
+    // ==== Encoding ====
+
+    fn encode(&self, py: Python<'_>, text: PyBackedStr, with_offsets: bool) -> PyResult<EncodingParts> {
+        Ok(py.detach(|| self.inner.encode(&text, with_offsets)).map(into_parts)?)
+    }
+
+    fn normalize(&self, py: Python<'_>, text: PyBackedStr) -> PyResult<String> {
+        Ok(py.detach(|| self.inner.normalize(&text))?)
+    }
+
+    #[pyo3(signature = (texts, with_offsets, num_threads=None))]
+    fn encode_batch(
+        &self,
+        py: Python<'_>,
+        texts: Vec<PyBackedStr>,
+        with_offsets: bool,
+        num_threads: Option<usize>,
+    ) -> PyResult<Vec<EncodingParts>> {
+        let encodings = py.detach(|| {
+            crate::batch::map_in_parallel(&texts, num_threads.unwrap_or(0), |text| {
+                self.inner.encode(text, with_offsets)
+            })
+        })?;
+        Ok(encodings.into_iter().map(into_parts).collect())
+    }
+
+    /// The batch's tokens as one little-endian `uint32` buffer, each text's token count as `uint64`, and (when
+    /// asked for) the offsets as `uint32` pairs: the inputs of the NumPy arrays the call interface builds.
+    #[pyo3(signature = (texts, with_offsets, num_threads=None))]
+    fn encode_batch_flat<'py>(
+        &self,
+        py: Python<'py>,
+        texts: Vec<PyBackedStr>,
+        with_offsets: bool,
+        num_threads: Option<usize>,
+    ) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+        let (tokens, lengths, offsets) = py.detach(|| {
+            let encodings = crate::batch::map_in_parallel(&texts, num_threads.unwrap_or(0), |text| {
+                self.inner.encode(text, with_offsets)
+            })?;
+            Ok::<_, EncodeError>(crate::flatten_encodings(&encodings))
+        })?;
+        Ok((PyBytes::new(py, &tokens), PyBytes::new(py, &lengths), PyBytes::new(py, &offsets)))
+    }
+
+    // ==== Decoding ====
+
+    fn decode_bytes<'py>(&self, py: Python<'py>, tokens: Tokens, skip_special_tokens: bool) -> Bound<'py, PyBytes> {
+        let bytes = py.detach(|| self.inner.decode_bytes(&tokens.0, skip_special_tokens));
+        PyBytes::new(py, &bytes)
+    }
+
+    #[pyo3(signature = (batch, skip_special_tokens, num_threads=None))]
+    fn decode_bytes_batch<'py>(
+        &self,
+        py: Python<'py>,
+        batch: Vec<Tokens>,
+        skip_special_tokens: bool,
+        num_threads: Option<usize>,
+    ) -> Vec<Bound<'py, PyBytes>> {
+        let decoded = py.detach(|| {
+            crate::batch::map_in_parallel(&batch, num_threads.unwrap_or(0), |tokens| {
+                Ok::<_, std::convert::Infallible>(self.inner.decode_bytes(&tokens.0, skip_special_tokens))
+            })
+        });
+        let decoded = match decoded {
+            Ok(decoded) => decoded,
+            Err(never) => match never {},
+        };
+        decoded.iter().map(|bytes| PyBytes::new(py, bytes)).collect()
+    }
+
+    // ==== Vocabulary ====
+
+    fn token_bytes<'py>(&self, py: Python<'py>, token: Rank) -> Option<Bound<'py, PyBytes>> {
+        self.inner.token_bytes(token).map(|bytes| PyBytes::new(py, bytes))
+    }
+
+    #[getter]
+    fn is_linear(&self) -> bool {
+        self.inner.is_linear()
+    }
+}
+
 /// Token ids from Python: a list (or tuple) of ints is read item by item without the iterator protocol, which
 /// PyO3's generic sequence extraction uses (measured: extraction was most of `decode_bytes` on 4 KiB documents);
 /// anything else (a NumPy array, a generator) goes through the generic path. Errors are those of the generic path:
@@ -453,6 +598,7 @@ fn parse_rank_file<'py>(py: Python<'py>, contents: &[u8]) -> PyResult<Bound<'py,
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyEncoder>()?;
     m.add_class::<PySpecialPolicy>()?;
+    m.add_class::<PyHfTokenizer>()?;
     m.add_function(wrap_pyfunction!(parse_rank_file, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("is_release_build", !cfg!(debug_assertions))?;

@@ -132,3 +132,43 @@ pub enum DecodeError {
         token: Rank,
     },
 }
+
+/// Parts of a Hugging Face `tokenizer.json` that cannot make an [`HfTokenizer`](crate::HfTokenizer).
+#[derive(Debug, thiserror::Error)]
+pub enum HfError {
+    /// A merge names a token the vocab does not have (its parts, or the two joined).
+    #[error("merge {index} ({merge:?}) needs the token {token:?}, which is not in the vocab")]
+    MergeOutOfVocab {
+        /// 0-based position in the merge list.
+        index: usize,
+        /// The merge as `left right`.
+        merge: String,
+        /// The missing token.
+        token: String,
+    },
+    /// An added token with empty content.
+    #[error("added token {id} has empty content")]
+    EmptyAddedToken {
+        /// Its id.
+        id: Rank,
+    },
+    /// A split or replace pattern that does not compile.
+    #[error("pattern {pattern:?} does not compile: {message}")]
+    Pattern {
+        /// The pattern.
+        pattern: String,
+        /// The regex engine's message.
+        message: String,
+    },
+    /// A normalizer failed on an added token's content.
+    #[error("normalizing the added tokens failed: {0}")]
+    Normalizer(String),
+    /// A step name this crate does not know (the Python loader names the component before it gets here).
+    #[error("unsupported {what}: {name:?}")]
+    Unsupported {
+        /// Which kind of step.
+        what: &'static str,
+        /// Its name.
+        name: String,
+    },
+}

@@ -22,6 +22,7 @@ mod batch;
 mod cache;
 mod encoder;
 mod error;
+mod hf;
 mod merge;
 mod special;
 mod split;
@@ -32,6 +33,7 @@ mod bindings;
 
 pub use batch::{FlatBatch, Padding, Side, TokenWidth};
 pub use encoder::Encoder;
-pub use error::{DecodeError, EncodeError, VocabError};
+pub use error::{DecodeError, EncodeError, HfError, VocabError};
+pub use hf::{flatten_encodings, AddedToken, Behavior, HfEncoding, HfTokenizer, Normalizer, Pattern, PreTokenizer};
 pub use special::SpecialPolicy;
 pub use vocab::{parse_rank_file, Rank, RankEntries, Vocab};

@@ -7,7 +7,15 @@ import importlib
 
 import pytest
 
-MODULES = ["bytepair", "bytepair.encoding", "bytepair.registry", "bytepair.model", "bytepair.load", "bytepair.cli"]
+MODULES = [
+    "bytepair",
+    "bytepair.encoding",
+    "bytepair.registry",
+    "bytepair.model",
+    "bytepair.load",
+    "bytepair.cli",
+    "bytepair.huggingface",
+]
 
 
 @pytest.mark.parametrize("module_name", MODULES)

@@ -15,19 +15,24 @@ from bytepair.errors import (
     BytepairError,
     DisallowedSpecialTokenError,
     SplitError,
+    TokenizerFileError,
     UnknownEncodingError,
     UnknownModelError,
     UnknownTokenError,
     VocabFileError,
 )
+from bytepair.huggingface import BatchEncoding, Tokenizer
 from bytepair.model import encoding_for_model, encoding_name_for_model
 from bytepair.registry import get_encoding, list_encoding_names
 
 __all__ = [
+    "BatchEncoding",
     "BytepairError",
     "DisallowedSpecialTokenError",
     "Encoding",
     "SplitError",
+    "Tokenizer",
+    "TokenizerFileError",
     "UnknownEncodingError",
     "UnknownModelError",
     "UnknownTokenError",

@@ -5,7 +5,7 @@ from typing import final
 
 from typing_extensions import Self
 
-__all__ = ["Encoder", "SpecialPolicy", "__version__", "is_release_build", "parse_rank_file"]
+__all__ = ["Encoder", "HfTokenizer", "SpecialPolicy", "__version__", "is_release_build", "parse_rank_file"]
 
 @final
 class SpecialPolicy:
@@ -82,3 +82,39 @@ def parse_rank_file(contents: bytes) -> dict[bytes, int]: ...
 
 __version__: str
 is_release_build: bool
+
+@final
+class HfTokenizer:
+    """A Hugging Face byte-level BPE tokenizer (tokenizer.json parts). Immutable; safe to share between threads."""
+
+    def __new__(
+        cls,
+        vocab: list[tuple[str, int]],
+        merges: list[tuple[str, str]],
+        ignore_merges: bool,
+        normalizers: list[tuple[str, str, str]],
+        pre_tokenizers: list[tuple[str, str, str, bool]],
+        added_tokens: list[tuple[str, int, bool, bool, bool, bool, bool]],
+        trim_offsets: bool | None,
+    ) -> Self: ...
+
+    # ==== Encoding ====
+    def normalize(self, text: str) -> str: ...
+    def encode(self, text: str, with_offsets: bool) -> tuple[list[int], list[tuple[int, int]]]: ...
+    def encode_batch(
+        self, texts: list[str], with_offsets: bool, num_threads: int | None = None
+    ) -> list[tuple[list[int], list[tuple[int, int]]]]: ...
+    def encode_batch_flat(
+        self, texts: list[str], with_offsets: bool, num_threads: int | None = None
+    ) -> tuple[bytes, bytes, bytes]: ...
+
+    # ==== Decoding ====
+    def decode_bytes(self, tokens: Sequence[int], skip_special_tokens: bool) -> bytes: ...
+    def decode_bytes_batch(
+        self, batch: list[Sequence[int]], skip_special_tokens: bool, num_threads: int | None = None
+    ) -> list[bytes]: ...
+
+    # ==== Vocabulary ====
+    def token_bytes(self, token: int) -> bytes | None: ...
+    @property
+    def is_linear(self) -> bool: ...

@@ -47,3 +47,7 @@ class UnknownModelError(BytepairError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+class TokenizerFileError(BytepairError, ValueError):
+    """A Hugging Face tokenizer.json (or vocab.json/merges.txt) is malformed or uses a component bytepair lacks."""
