@@ -12,15 +12,15 @@
 //!
 //! For a piece of `n` bytes and `m` merges, the simple form rescans all pairs after each merge: `O(n * m)`, which
 //! is the fastest form for the short pieces of ordinary text (tiktoken's choice), and quadratic on a long one (a
-//! megabyte of one repeated character is one piece). Pieces longer than [`LINEAR_THRESHOLD`] bytes therefore go
-//! to the backtracking search of `backtrack.rs`, which finds the same tokens in about linear time without merging,
-//! from tables built on the first long piece. For a vocab whose merges do not go in rank order (no bundled one),
-//! they use a priority queue of candidate pairs over a linked list of parts instead (a binary heap up to
-//! [`HEAP_THRESHOLD`] bytes, one bucket per rank beyond, see `RankQueue`): each merge costs `O(log n)` at worst,
-//! so a piece costs `O(n log n)` in all. Stale queue entries are skipped when popped: an entry `(rank, start)` is
-//! still valid exactly when the part starting at `start` is alive and its pair with the next part still has that
-//! rank (a rank names one byte string, so equal rank at the same start means the same pair). All forms give the
-//! same tokens; the tests check them against each other.
+//! megabyte of one repeated character is one piece). Pieces longer than [`LINEAR_THRESHOLD`] bytes therefore use a
+//! priority queue of candidate pairs over a linked list of parts (a binary heap), so each merge costs `O(log n)`
+//! at worst and a piece `O(n log n)`. Pieces longer than [`HEAP_THRESHOLD`] go to the backtracking search of
+//! `backtrack.rs`, which finds the same tokens in about linear time without merging, from tables built on the
+//! first such piece; a vocab whose merges do not go in rank order (no bundled one) uses one bucket per rank
+//! instead (see `RankQueue`). Stale queue entries are skipped when popped: an entry `(rank, start)` is still valid
+//! exactly when the part starting at `start` is alive and its pair with the next part still has that rank (a rank
+//! names one byte string, so equal rank at the same start means the same pair). All forms give the same tokens;
+//! the tests check them against each other.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -28,15 +28,17 @@ use std::collections::BinaryHeap;
 use crate::cache::PieceCache;
 use crate::vocab::{Rank, Vocab};
 
-/// Pieces up to this many bytes use the simple rescanning merge; longer ones the backtracking search (or, for a
-/// vocab that cannot use it, a queue of candidate pairs). Measured with callgrind, encode_ordinary of 300 KB with
-/// cl100k_base, tables built: multilingual 41.0 M instructions with 8 here, 40.3 M with 16, 45.2 M with 32,
-/// 62.6 M with 64; English and code the same (14.4 M, 15.8 M) with 16 and 32.
-pub const LINEAR_THRESHOLD: usize = 16;
+/// Pieces up to this many bytes use the simple rescanning merge; longer ones a queue of candidate pairs.
+/// Measured with callgrind on 300 KB of the multilingual sample (cl100k_base, encode_ordinary): 190 M instructions
+/// with 128 here and no heap, 173 M with 32, 175 M with 16.
+pub const LINEAR_THRESHOLD: usize = 32;
 
 /// Pieces up to this many bytes keep their candidate pairs in a binary heap (small enough to stay in cache);
-/// longer ones in the per-rank buckets of [`RankQueue`], whose fixed setup cost (a bitmap over all ranks) only
-/// pays off on long pieces.
+/// longer ones go to the backtracking search of `backtrack.rs` (or, for a vocab that cannot use it, the per-rank
+/// buckets of [`RankQueue`]). The search takes fewer instructions than the heap from about 16 bytes up (callgrind,
+/// 300 KB multilingual, cl100k_base: 40 M against 62 M), but its tables are large, and in wall-clock time it lost
+/// on mid-length pieces (6 MB multilingual, o200k_base: 6.0 s against 3.3 s for six passes, cache misses); on long
+/// pieces it wins by far (1 MiB of one letter: 75 MB/s against 7.5, of spaces 190 against 6).
 pub const HEAP_THRESHOLD: usize = 4096;
 
 /// No pair: the two parts do not join into a token.
@@ -66,8 +68,8 @@ pub fn byte_pair_encode(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>) {
         0 => {}
         1 => out.push(vocab.byte_rank(piece[0])),
         n if n <= LINEAR_THRESHOLD => merge_by_rescanning(vocab, piece, out),
-        _ if vocab.backtracker().is_some_and(|backtracker| backtracker.encode(vocab, piece, out)) => {}
         n if n <= HEAP_THRESHOLD => merge_with_queue(vocab, piece, out, &mut HeapQueue::default()),
+        _ if vocab.backtracker().is_some_and(|backtracker| backtracker.encode(vocab, piece, out)) => {}
         _ => merge_with_queue(vocab, piece, out, &mut RankQueue::new(vocab.max_rank())),
     }
 }
