@@ -630,6 +630,19 @@ def test_merge_naming_a_missing_token_is_an_error() -> None:
         bytepair.Tokenizer.from_str(json.dumps(spec))
 
 
+def test_merges_in_either_encoding_load_alike_and_malformed_ones_are_named() -> None:
+    spec = byte_level_spec()
+    pairs = [merge.split(" ") for merge in spec["model"]["merges"]]
+    want = bytepair.Tokenizer.from_str(json.dumps(spec)).encode(" ab cd eee 12")
+    for merges in (pairs, [pairs[0], *spec["model"]["merges"][1:]]):  # lists, and the two encodings mixed
+        spec["model"]["merges"] = merges
+        assert bytepair.Tokenizer.from_str(json.dumps(spec)).encode(" ab cd eee 12") == want
+    for bad in ("ab", {"a": "b"}, ["a", "b", "c"], ["a", 1]):  # not a pair, though some iterate to two items
+        spec["model"]["merges"] = [*pairs[:3], bad]
+        with pytest.raises(bytepair.TokenizerFileError, match=r"model.merges\[3\]"):
+            bytepair.Tokenizer.from_str(json.dumps(spec))
+
+
 def test_missing_files_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(bytepair.TokenizerFileError, match="cannot read"):
         bytepair.Tokenizer.from_file(tmp_path / "absent.json")

@@ -184,21 +184,53 @@ impl PairMerges {
         }
     }
 
-    /// Rescans all adjacent pairs after each merge; fastest for short pieces.
+    /// Rescans the adjacent pairs' priorities after each merge; fastest for short pieces (at most [`SCAN_LIMIT`]
+    /// symbols). Each pair's merge is looked up once and again only when a merge changes one of its two symbols, so
+    /// a piece of n bytes costs O(n) table lookups and O(n^2) comparisons of integers in one small array.
     fn merge_by_scan(&self, out: &mut Vec<Symbol>, first: usize) {
+        const NONE: (u32, Rank) = (u32::MAX, 0); // no merge for this pair; priorities are below u32::MAX
+        let mut len = out.len() - first;
+        if len < 2 {
+            return;
+        }
+        let pair = |out: &[Symbol], at: usize| self.merge_of(out[at].token, out[at + 1].token).unwrap_or(NONE);
+        // pairs[i]: (priority, merged token) of symbols i and i + 1; on the stack for the pieces this is meant for.
+        let mut on_stack = [NONE; SCAN_LIMIT];
+        let mut on_heap = Vec::new();
+        let pairs: &mut [(u32, Rank)] = if len <= SCAN_LIMIT {
+            &mut on_stack
+        } else {
+            on_heap.resize(len, NONE);
+            &mut on_heap
+        };
+        for (at, slot) in pairs[..len - 1].iter_mut().enumerate() {
+            *slot = pair(&out[first..], at);
+        }
         loop {
-            let mut best: Option<(u32, usize, Rank)> = None;
-            for at in first..out.len().saturating_sub(1) {
-                if let Some((priority, merged)) = self.merge_of(out[at].token, out[at + 1].token) {
-                    // Strictly lower only: on ties the leftmost pair, found first, stays.
-                    if best.map_or(true, |(lowest, _, _)| priority < lowest) {
-                        best = Some((priority, at, merged));
-                    }
+            let (mut lowest, mut at) = (u32::MAX, 0);
+            for (index, &(priority, _)) in pairs[..len - 1].iter().enumerate() {
+                // Strictly lower only: on ties the leftmost pair, found first, stays.
+                if priority < lowest {
+                    (lowest, at) = (priority, index);
                 }
             }
-            let Some((_, at, merged)) = best else { return };
-            out[at] = Symbol { token: merged, start: out[at].start, end: out[at + 1].end };
-            out.remove(at + 1);
+            if lowest == u32::MAX {
+                return;
+            }
+            let symbols = &mut out[first..];
+            symbols[at] = Symbol { token: pairs[at].1, start: symbols[at].start, end: symbols[at + 1].end };
+            out.remove(first + at + 1);
+            if at + 2 < len - 1 {
+                pairs.copy_within(at + 2..len - 1, at + 1);
+            }
+            len -= 1;
+            let symbols = &out[first..];
+            if at + 1 < len {
+                pairs[at] = pair(symbols, at);
+            }
+            if at > 0 {
+                pairs[at - 1] = pair(symbols, at - 1);
+            }
         }
     }
 

@@ -12,13 +12,18 @@ use regex_automata::meta;
 use regex_automata::{Anchored, Input, MatchKind};
 
 use crate::error::EncodeError;
-use crate::split::{Splitter, CL100K_PATTERN};
+use crate::split::{Splitter, CL100K_PATTERN, QWEN2_PATTERN};
 
 /// cl100k_base's pattern as tiktoken first published it, which Llama 3 (and other models) ship in their Split
 /// pre-tokenizer. tiktoken later rewrote it into [`CL100K_PATTERN`] with possessive quantifiers, splitting the same;
 /// so it runs on bytepair's cl100k scanner (measured: `benches/huggingface.py --model llama3` went from 7.0 to
 /// 10.4 MB/s). `tests/test_huggingface.py` holds the pieces to tokenizers' on the corpora and a code point sweep.
 const CL100K_ORIGINAL_PATTERN: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+
+/// The same pattern with `\p{N}` for `\p{N}{1,3}`, as Qwen2 ships it: runs on the same scanner, one digit per piece
+/// ([`QWEN2_PATTERN`]).
+const QWEN2_ORIGINAL_PATTERN: &str =
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
 /// What one match of a rewritten alternative becomes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,8 +58,13 @@ enum Kind {
 impl Pattern {
     /// Compiles a tokenizer.json regex; the error is the engine's message.
     pub fn regex(pattern: &str) -> Result<Self, String> {
-        if pattern == CL100K_ORIGINAL_PATTERN {
-            let splitter = Splitter::new(CL100K_PATTERN).expect("the bundled pattern compiles");
+        let scanned = match pattern {
+            CL100K_ORIGINAL_PATTERN => Some(CL100K_PATTERN),
+            QWEN2_ORIGINAL_PATTERN => Some(QWEN2_PATTERN),
+            _ => None,
+        };
+        if let Some(scanned) = scanned {
+            let splitter = Splitter::new(scanned).expect("the bundled pattern compiles");
             return Ok(Self(Kind::Splitter(splitter)));
         }
         let pattern = line_anchors(pattern);
@@ -254,13 +264,28 @@ mod tests {
         out.into_iter().map(|(start, end, is_match)| (text[start..end].to_string(), is_match)).collect()
     }
 
-    const LLAMA3: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+    #[test]
+    fn model_patterns_run_on_the_scanners_like_backtracking() {
+        // The patterns as Llama 3 and Qwen2 ship them, against fancy-regex on the text as given.
+        for original in [CL100K_ORIGINAL_PATTERN, QWEN2_ORIGINAL_PATTERN] {
+            let fast = Pattern::regex(original).expect("compiles");
+            assert!(matches!(fast.0, Kind::Splitter(_)), "{original}");
+            let slow = Pattern(Kind::Backtracking(fancy_regex::Regex::new(original).expect("compiles")));
+            for text in
+                ["a   b", "  x", "x  ", "12345 don't\n\n  \tEND", " \u{a0}\u{3000}z", "a\r\n b", "\n\n \r\n\t1٣x"]
+            {
+                assert_eq!(parts(&fast, text), parts(&slow, text), "{original:?} {text:?}");
+            }
+        }
+    }
 
     #[test]
     fn lookahead_alternative_runs_on_the_automaton_like_backtracking() {
-        let fast = Pattern::regex(LLAMA3).expect("compiles");
-        assert!(fast.is_linear());
-        let slow = Pattern(Kind::Backtracking(fancy_regex::Regex::new(LLAMA3).expect("compiles")));
+        // Qwen2's pattern with one alternative moved, so that no scanner runs it.
+        let pattern = r"\p{N}|(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+        let fast = Pattern::regex(pattern).expect("compiles");
+        assert!(matches!(fast.0, Kind::Automaton { .. }));
+        let slow = Pattern(Kind::Backtracking(fancy_regex::Regex::new(pattern).expect("compiles")));
         for text in ["a   b", "  x", "x  ", "12345 don't\n\n  \tEND", " \u{a0}\u{3000}z", "a\r\n b"] {
             assert_eq!(parts(&fast, text), parts(&slow, text), "{text:?}");
         }

@@ -2,7 +2,8 @@
 //! `'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s`.
 //!
 //! Each branch below is one alternative, tried in the pattern's order; the differential tests in `split/mod.rs` and
-//! `tests/test_split.py` hold it to the regex engines on generated text.
+//! `tests/test_split.py` hold it to the regex engines on generated text. The same scanner with one digit per piece
+//! runs [`super::QWEN2_PATTERN`].
 
 use super::classes::{LETTER, NUMBER};
 use super::cursor::Cursor;
@@ -10,6 +11,18 @@ use super::cursor::Cursor;
 /// The end of the piece that starts at `start` (`start < text.len()`).
 #[inline]
 pub fn piece_end(text: &Cursor<'_>, start: usize) -> usize {
+    piece_end_digits::<3>(text, start)
+}
+
+/// The end of the piece of [`super::QWEN2_PATTERN`] that starts at `start`: `\p{N}` instead of `\p{N}{1,3}+`.
+#[inline]
+pub fn piece_end_single_digit(text: &Cursor<'_>, start: usize) -> usize {
+    piece_end_digits::<1>(text, start)
+}
+
+/// The scanner itself, with numbers cut into runs of at most `DIGITS` (1 or 3) characters.
+#[inline]
+fn piece_end_digits<const DIGITS: usize>(text: &Cursor<'_>, start: usize) -> usize {
     let (first, flags, len) = text.at(start).expect("start is inside the text");
     // '(?i:[sdmt]|ll|ve|re)
     if first == '\'' {
@@ -28,9 +41,9 @@ pub fn piece_end(text: &Cursor<'_>, start: usize) -> usize {
             }
         }
     }
-    // \p{N}{1,3}+
+    // \p{N}{1,3}+ (or \p{N})
     if flags & NUMBER != 0 {
-        return text.up_to_three_numbers(start, len);
+        return if DIGITS == 1 { start + len } else { text.up_to_three_numbers(start, len) };
     }
     //  ?[^\s\p{L}\p{N}]++[\r\n]*+
     if let Some(end) = text.punctuation(start, first, b"\r\n") {

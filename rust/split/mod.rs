@@ -26,6 +26,11 @@ pub const GPT2_ORIGINAL_PATTERN: &str = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{
 /// Split pattern of cl100k_base.
 pub const CL100K_PATTERN: &str = r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s";
 
+/// cl100k_base's pattern with one digit per piece instead of up to three: Qwen2's Split pre-tokenizer (which spells
+/// it without possessive quantifiers, as [`crate::hf`] maps it) and other Hugging Face models.
+pub const QWEN2_PATTERN: &str =
+    r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s";
+
 /// Split pattern of o200k_base and o200k_harmony.
 pub const O200K_PATTERN: &str = concat!(
     r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
@@ -46,6 +51,8 @@ pub enum Scanner {
     Cl100k,
     /// [`O200K_PATTERN`].
     O200k,
+    /// [`QWEN2_PATTERN`].
+    Qwen2,
 }
 
 /// Cuts text into pieces by a split pattern.
@@ -64,6 +71,7 @@ impl Splitter {
             R50K_PATTERN => Self::Scanner(Scanner::R50k),
             CL100K_PATTERN => Self::Scanner(Scanner::Cl100k),
             O200K_PATTERN => Self::Scanner(Scanner::O200k),
+            QWEN2_PATTERN => Self::Scanner(Scanner::Qwen2),
             _ => Self::Regex(RegexSplitter::new(pattern)?),
         })
     }
@@ -86,6 +94,7 @@ impl Splitter {
             Self::Scanner(Scanner::R50k) => scan(text, r50k::piece_end, on_piece),
             Self::Scanner(Scanner::Cl100k) => scan(text, cl100k::piece_end, on_piece),
             Self::Scanner(Scanner::O200k) => scan(text, o200k::piece_end, on_piece),
+            Self::Scanner(Scanner::Qwen2) => scan(text, cl100k::piece_end_single_digit, on_piece),
         }
         Ok(())
     }
@@ -142,7 +151,7 @@ mod tests {
     #[test]
     fn scanners_agree_with_both_regex_engines() {
         let texts = generated_texts();
-        for pattern in [R50K_PATTERN, CL100K_PATTERN, O200K_PATTERN] {
+        for pattern in [R50K_PATTERN, CL100K_PATTERN, O200K_PATTERN, QWEN2_PATTERN] {
             let scanner = Splitter::new(pattern).expect("bundled");
             assert!(matches!(scanner, Splitter::Scanner(_)));
             let automaton = Splitter::Regex(RegexSplitter::new(pattern).expect("compiles"));
@@ -166,7 +175,7 @@ mod tests {
 
     #[test]
     fn scanners_split_long_runs() {
-        for pattern in [R50K_PATTERN, CL100K_PATTERN, O200K_PATTERN] {
+        for pattern in [R50K_PATTERN, CL100K_PATTERN, O200K_PATTERN, QWEN2_PATTERN] {
             let scanner = Splitter::new(pattern).expect("bundled");
             let text = " ".repeat(1 << 20) + "x";
             assert_eq!(pieces(&scanner, &text).len(), 2);

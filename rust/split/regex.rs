@@ -18,7 +18,7 @@
 use regex_automata::meta;
 use regex_automata::{Anchored, Input, MatchKind};
 
-use super::{CL100K_PATTERN, GPT2_ORIGINAL_PATTERN, O200K_PATTERN, R50K_PATTERN};
+use super::{CL100K_PATTERN, GPT2_ORIGINAL_PATTERN, O200K_PATTERN, QWEN2_PATTERN, R50K_PATTERN};
 use crate::error::{EncodeError, VocabError};
 
 /// What to do with a match of one alternative of a rewritten pattern.
@@ -38,26 +38,26 @@ fn rewrite(pattern: &str) -> Option<Vec<(&'static str, Piece)>> {
     use Piece::{DropLastTwoChars, Whole};
     let lookahead = [(SPACE_RUN_TO_END, Whole), (SPACE_RUN_THEN_NON_SPACE, DropLastTwoChars)];
     let mut alternatives: Vec<(&'static str, Piece)> = Vec::new();
-    let head: &[&'static str];
+    let head: Vec<&'static str>;
     let tail: &[&'static str];
     if pattern == R50K_PATTERN {
-        head = &[r"'(?:[sdmt]|ll|ve|re)", r" ?\p{L}+", r" ?\p{N}+", r" ?[^\s\p{L}\p{N}]+", r"\s+$"];
+        head = vec![r"'(?:[sdmt]|ll|ve|re)", r" ?\p{L}+", r" ?\p{N}+", r" ?[^\s\p{L}\p{N}]+", r"\s+$"];
         tail = &[r"\s"];
     } else if pattern == GPT2_ORIGINAL_PATTERN {
-        head = &[r"'s|'t|'re|'ve|'m|'ll|'d", r" ?\p{L}+", r" ?\p{N}+", r" ?[^\s\p{L}\p{N}]+"];
+        head = vec![r"'s|'t|'re|'ve|'m|'ll|'d", r" ?\p{L}+", r" ?\p{N}+", r" ?[^\s\p{L}\p{N}]+"];
         tail = &[r"\s+"];
-    } else if pattern == CL100K_PATTERN {
-        head = &[
+    } else if pattern == CL100K_PATTERN || pattern == QWEN2_PATTERN {
+        head = vec![
             r"'(?i:[sdmt]|ll|ve|re)",
             r"[^\r\n\p{L}\p{N}]?\p{L}+",
-            r"\p{N}{1,3}",
+            if pattern == CL100K_PATTERN { r"\p{N}{1,3}" } else { r"\p{N}" },
             r" ?[^\s\p{L}\p{N}]+[\r\n]*",
             r"\s+$",
             r"\s*[\r\n]",
         ];
         tail = &[r"\s"];
     } else if pattern == O200K_PATTERN {
-        head = &[
+        head = vec![
             r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
             r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
             r"\p{N}{1,3}",
@@ -172,7 +172,7 @@ mod tests {
 
     #[test]
     fn lookahead_rewrite_leaves_one_space_for_the_next_word() {
-        for pattern in [R50K_PATTERN, CL100K_PATTERN, O200K_PATTERN, GPT2_ORIGINAL_PATTERN] {
+        for pattern in [R50K_PATTERN, CL100K_PATTERN, O200K_PATTERN, QWEN2_PATTERN, GPT2_ORIGINAL_PATTERN] {
             let fast = RegexSplitter::new(pattern).expect("compiles");
             assert!(fast.is_linear());
             assert_eq!(pieces(&fast, "a   b"), ["a", "  ", " b"], "{pattern}");
@@ -200,7 +200,7 @@ mod tests {
             "  \n  \n  x",
             "x  !!  ??\n/ ",
         ];
-        for pattern in [R50K_PATTERN, CL100K_PATTERN, O200K_PATTERN, GPT2_ORIGINAL_PATTERN] {
+        for pattern in [R50K_PATTERN, CL100K_PATTERN, O200K_PATTERN, QWEN2_PATTERN, GPT2_ORIGINAL_PATTERN] {
             let fast = RegexSplitter::new(pattern).expect("compiles");
             let slow = RegexSplitter::backtracking(pattern).expect("compiles");
             for text in texts {
