@@ -175,7 +175,7 @@ impl Vocab {
 /// an integer key hashes in a multiply or two and compares without a `memcmp` (measured: hash lookups were 19% of
 /// encode time on English with byte-string keys). Longer tokens keep their bytes as the key.
 #[derive(Debug, Clone)]
-struct TokenMap {
+pub(crate) struct TokenMap {
     short: PackedTable<u64>,
     medium: PackedTable<[u64; 2]>,
     long: FxHashMap<Box<[u8]>, Rank>,
@@ -183,7 +183,7 @@ struct TokenMap {
 
 impl TokenMap {
     /// A map sized for `tokens` without growing.
-    fn for_tokens<'a>(tokens: impl Iterator<Item = &'a [u8]>) -> Self {
+    pub(crate) fn for_tokens<'a>(tokens: impl Iterator<Item = &'a [u8]>) -> Self {
         let (mut short, mut medium) = (0, 0);
         for token in tokens {
             match token.len() {
@@ -199,7 +199,7 @@ impl TokenMap {
     /// more on saving and restoring the registers the long case needs than on probing.
     #[allow(clippy::inline_always)] // measured: see above
     #[inline(always)]
-    fn get(&self, bytes: &[u8]) -> Option<Rank> {
+    pub(crate) fn get(&self, bytes: &[u8]) -> Option<Rank> {
         match bytes.len() {
             // Empty bytes pack to the empty-slot key, and no token is empty.
             0 => None,
@@ -215,7 +215,8 @@ impl TokenMap {
         self.long.get(bytes).copied()
     }
 
-    fn insert(&mut self, bytes: &[u8], rank: Rank) {
+    /// Adds a token; each token is inserted once (callers check uniqueness first).
+    pub(crate) fn insert(&mut self, bytes: &[u8], rank: Rank) {
         match bytes.len() {
             ..=SHORT_TOKEN_MAX => self.short.insert(pack_short(bytes), rank),
             MEDIUM_TOKEN_MIN..=MEDIUM_TOKEN_MAX => self.medium.insert(pack_medium(bytes), rank),

@@ -244,13 +244,33 @@ impl HfTokenizer {
         let mut raw = Vec::new();
         split_added(self.raw_matcher.as_ref(), &self.added, text, &mut raw);
         let mut parts = Vec::new();
+        let direct = if with_offsets { None } else { self.direct_splitter() };
         for (start, end, added) in raw {
             if let Some(index) = added {
                 ids.push(self.added[index].id);
                 byte_offsets.push((start, end));
                 continue;
             }
-            let mut normalized = Normalized::identity(&text[start..end], start);
+            let segment = &text[start..end];
+            if let Some(splitter) = direct.filter(|_| self.normalizers.iter().all(|n| n.surely_leaves(segment))) {
+                // The usual pipeline (one Split on a bytepair scanner, normalizers with nothing to do here, no
+                // offsets): pieces go straight from the scanner to the merge, with no intermediate lists.
+                split_added(self.normalized_matcher.as_ref(), &self.added, segment, &mut parts);
+                for &(from, to, added) in &parts {
+                    if let Some(index) = added {
+                        ids.push(self.added[index].id);
+                        continue;
+                    }
+                    let part = &segment[from..to];
+                    self.model.merge_pieces(
+                        part.as_bytes(),
+                        |on_piece| splitter.for_each_piece(part, on_piece),
+                        &mut ids,
+                    )?;
+                }
+                continue;
+            }
+            let mut normalized = Normalized::identity(segment, start);
             for normalizer in &self.normalizers {
                 normalized.apply(normalizer)?;
             }
@@ -278,6 +298,15 @@ impl HfTokenizer {
         }
         let offsets = if with_offsets { self.char_offsets(text, &ids, &byte_offsets) } else { Vec::new() };
         Ok(HfEncoding { ids, offsets })
+    }
+
+    /// The scanner that alone cuts normalized text into pieces: the pre-tokenizer is one `Split` that isolates the
+    /// matches of a pattern bytepair scans by hand (whose matches cover the text, so there are no gaps to keep).
+    fn direct_splitter(&self) -> Option<&Splitter> {
+        match self.pre_tokenizers.as_slice() {
+            [PreTokenizer::Split { pattern, behavior: Behavior::Isolated, invert: false }] => pattern.as_splitter(),
+            _ => None,
+        }
     }
 
     /// Original byte ranges to character offsets (`tokenizers`' `BytesToCharOffsetConverter`), then

@@ -93,6 +93,14 @@ impl Pattern {
         Self(Kind::Splitter(splitter))
     }
 
+    /// The bytepair split engine this pattern runs on, if it is one (its matches then cover the whole text).
+    pub(crate) fn as_splitter(&self) -> Option<&Splitter> {
+        match &self.0 {
+            Kind::Splitter(splitter) => Some(splitter),
+            _ => None,
+        }
+    }
+
     /// Whether this pattern runs in linear time.
     pub fn is_linear(&self) -> bool {
         match &self.0 {
