@@ -136,6 +136,14 @@ pub enum DecodeError {
 /// Parts of a Hugging Face `tokenizer.json` that cannot make an [`HfTokenizer`](crate::HfTokenizer).
 #[derive(Debug, thiserror::Error)]
 pub enum HfError {
+    /// A merge-list line that is not two tokens separated by one space.
+    #[error("model.merges[{index}] must be 'left right' or [left, right], found {merge:?}")]
+    MalformedMerge {
+        /// 0-based position in the merge list.
+        index: usize,
+        /// The line.
+        merge: String,
+    },
     /// A merge names a token the vocab does not have (its parts, or the two joined).
     #[error("merge {index} ({merge:?}) needs the token {token:?}, which is not in the vocab")]
     MergeOutOfVocab {

@@ -34,6 +34,9 @@ mod bindings;
 pub use batch::{FlatBatch, Padding, Side, TokenWidth};
 pub use encoder::Encoder;
 pub use error::{DecodeError, EncodeError, HfError, VocabError};
-pub use hf::{flatten_encodings, AddedToken, Behavior, HfEncoding, HfTokenizer, Normalizer, Pattern, PreTokenizer};
+pub use hf::{
+    flatten_encodings, split_merge_line, AddedToken, Behavior, HfEncoding, HfTokenizer, Normalizer, Pattern,
+    PreTokenizer,
+};
 pub use special::SpecialPolicy;
 pub use vocab::{parse_rank_file, Rank, RankEntries, Vocab};

@@ -90,7 +90,7 @@ class HfTokenizer:
     def __new__(
         cls,
         vocab: list[tuple[str, int]],
-        merges: list[tuple[str, str]],
+        merges: list[str] | list[tuple[str, str]],
         ignore_merges: bool,
         normalizers: list[tuple[str, str, str]],
         pre_tokenizers: list[tuple[str, str, str, bool]],

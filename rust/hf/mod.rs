@@ -62,9 +62,43 @@ pub fn byte_chars() -> [char; 256] {
     chars
 }
 
-/// The bytes of a byte-level token string, or `None` when a character is outside the byte-level alphabet.
-pub fn byte_level_bytes(token: &str, alphabet: &FxHashMap<char, u8>) -> Option<Vec<u8>> {
-    token.chars().map(|c| alphabet.get(&c).copied()).collect()
+/// The inverse of [`byte_chars`]: each byte-level character's byte, read from a table (the characters are all
+/// below U+0144).
+pub struct ByteLevelAlphabet {
+    bytes: [Option<u8>; 0x144],
+}
+
+impl ByteLevelAlphabet {
+    /// The table for GPT-2's alphabet.
+    pub fn new() -> Self {
+        let mut bytes = [None; 0x144];
+        for (byte, c) in (0..=255u8).zip(byte_chars()) {
+            bytes[c as usize] = Some(byte);
+        }
+        Self { bytes }
+    }
+
+    /// The bytes of a byte-level token string, or `None` when a character is outside the alphabet.
+    pub fn bytes(&self, token: &str) -> Option<Vec<u8>> {
+        let mut out = Vec::with_capacity(token.len());
+        for c in token.chars() {
+            out.push(self.bytes.get(c as usize).copied().flatten()?);
+        }
+        Some(out)
+    }
+}
+
+impl Default for ByteLevelAlphabet {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// One line of a merge list, `"left right"`, as its two tokens; `index` names it in the error.
+pub fn split_merge_line(index: usize, line: &str) -> Result<(&str, &str), HfError> {
+    line.split_once(' ')
+        .filter(|(_, right)| !right.contains(' '))
+        .ok_or_else(|| HfError::MalformedMerge { index, merge: line.to_owned() })
 }
 
 /// Where added tokens are searched: the automaton and, per pattern, the index of the token in `added`.
@@ -109,14 +143,14 @@ impl HfTokenizer {
     #[allow(clippy::too_many_arguments)] // one argument per tokenizer.json section; a config struct would only rename them
     pub fn new(
         vocab: &[(String, Rank)],
-        merges: &[(String, String)],
+        merges: &[(&str, &str)],
         ignore_merges: bool,
         normalizers: Vec<Normalizer>,
         pre_tokenizers: Vec<PreTokenizer>,
         added: Vec<AddedToken>,
         trim_offsets: Option<bool>,
     ) -> Result<Self, HfError> {
-        let alphabet: FxHashMap<char, u8> = (0..=255u8).zip(byte_chars()).map(|(byte, c)| (c, byte)).collect();
+        let alphabet = ByteLevelAlphabet::new();
         let mut ids: FxHashMap<&str, Rank> = FxHashMap::default();
         let mut tokens: FxHashMap<Vec<u8>, Rank> = FxHashMap::default();
         let max_id = vocab.iter().map(|&(_, id)| id).chain(added.iter().map(|token| token.id)).max().unwrap_or(0);
@@ -127,7 +161,7 @@ impl HfTokenizer {
             ids.insert(token.as_str(), *id);
             let slot = usize::try_from(*id).expect("u32 fits usize");
             spaces[slot] = space_counts(token.chars());
-            if let Some(bytes) = byte_level_bytes(token, &alphabet) {
+            if let Some(bytes) = alphabet.bytes(token) {
                 tokens.insert(bytes.clone(), *id);
                 decode_table[slot] = Some(bytes);
             } else {
@@ -135,7 +169,8 @@ impl HfTokenizer {
             }
         }
         let mut merge_ids = Vec::with_capacity(merges.len());
-        for (line, (left, right)) in merges.iter().enumerate() {
+        let mut joined = String::new();
+        for (line, &(left, right)) in merges.iter().enumerate() {
             let find = |token: &str| {
                 ids.get(token).copied().ok_or_else(|| HfError::MergeOutOfVocab {
                     index: line,
@@ -143,7 +178,10 @@ impl HfTokenizer {
                     token: token.to_owned(),
                 })
             };
-            merge_ids.push((find(left)?, find(right)?, find(&format!("{left}{right}"))?));
+            joined.clear();
+            joined.push_str(left);
+            joined.push_str(right);
+            merge_ids.push((find(left)?, find(right)?, find(&joined)?));
         }
         let model = PairMerges::new(&tokens, merge_ids, ignore_merges);
         let mut special = vec![false; table_len];
@@ -160,8 +198,7 @@ impl HfTokenizer {
             } else {
                 token.content.clone()
             };
-            decode_table[slot] =
-                Some(byte_level_bytes(&content, &alphabet).unwrap_or_else(|| content.as_bytes().to_vec()));
+            decode_table[slot] = Some(alphabet.bytes(&content).unwrap_or_else(|| content.as_bytes().to_vec()));
             spaces[slot] = space_counts(token.content.chars());
             special[slot] = token.special;
         }
