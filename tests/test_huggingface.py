@@ -288,6 +288,53 @@ def test_pairs_truncate_longest_first_like_tokenizers(max_length: int, side: str
     assert singles["input_ids"].tolist() == [e.ids for e in expected_singles]
 
 
+@pytest.mark.parametrize("strategy", ["only_first", "only_second"])
+@pytest.mark.parametrize("max_length", [3, 7, 12, 50])
+@pytest.mark.parametrize("side", ["right", "left"])
+def test_pairs_truncate_only_one_sequence_like_tokenizers(strategy: str, max_length: int, side: str) -> None:
+    text = json.dumps(byte_level_spec(post_processor=TEMPLATE, added_tokens=[added("<s>", 264), added("</s>", 265)]))
+    ours = bytepair.Tokenizer.from_str(text, config={"pad_token": "</s>"})
+    oracle = tokenizers.Tokenizer.from_str(text)
+    call = {"truncation": strategy, "max_length": max_length, "truncation_side": side}
+    firsts = ["short one", "a much longer first sentence than the second " * 5, "", "x y z", "abcd ab " * 9]
+    seconds = ["a much longer second sentence " * 4, "tiny", "only the pair", "", "eee " * 7]
+    oracle.enable_truncation(max_length, strategy=strategy, direction=side)
+    try:
+        for first, second in zip(firsts, seconds):
+            try:
+                want = oracle.encode(first, second)
+            except Exception:  # tokenizers raises a bare Exception when the sequence is too short
+                with pytest.raises(ValueError, match=strategy):
+                    ours(first, second, **call)
+                continue
+            got = ours(first, second, return_offsets_mapping=True, return_token_type_ids=True, **call)
+            assert got["input_ids"] == want.ids, (first, second)
+            assert got["offset_mapping"] == want.offsets
+            assert got["token_type_ids"] == want.type_ids
+    finally:
+        oracle.no_truncation()
+
+
+def test_only_second_without_a_pair_is_an_error_only_when_it_must_cut() -> None:
+    ours = with_pad_token("gpt2", PAD_TOKENS["gpt2"])
+    assert ours("hello world", truncation="only_second", max_length=5)["input_ids"] == [31373, 995]
+    for return_tensors in (None, "np"):
+        with pytest.raises(ValueError, match="needs a text pair"):
+            ours(["hello world"], truncation="only_second", max_length=1, padding=True, return_tensors=return_tensors)
+    assert ours("hello world", truncation="only_first", max_length=1)["input_ids"] == [31373]
+
+
+def test_a_batch_of_pairs_equals_text_and_text_pair() -> None:
+    text = json.dumps(byte_level_spec(post_processor=TEMPLATE, added_tokens=[added("<s>", 264), added("</s>", 265)]))
+    ours = bytepair.Tokenizer.from_str(text, config={"pad_token": "</s>"})
+    firsts, seconds = ["ab cd", "x", ""], ["eee", "", "12 ab"]
+    want = ours(firsts, seconds, padding=True, return_token_type_ids=True)
+    assert ours(list(zip(firsts, seconds)), padding=True, return_token_type_ids=True) == want
+    assert ours([[a, b] for a, b in zip(firsts, seconds)], padding=True, return_token_type_ids=True) == want
+    oracle = tokenizers.Tokenizer.from_str(text)
+    assert want["input_ids"][0] == oracle.encode("ab cd", "eee").ids
+
+
 def test_one_text_gives_flat_lists_and_arrays_keep_the_batch_dimension() -> None:
     ours = with_pad_token("gpt2", PAD_TOKENS["gpt2"])
     single = ours("hello world")

@@ -30,7 +30,7 @@ __all__ = ["BatchEncoding", "Tokenizer", "encoding_to_tokenizer_json"]
 
 TextInput = str
 Padding = Union[bool, Literal["longest", "max_length", "do_not_pad"]]
-Truncation = Union[bool, Literal["longest_first", "do_not_truncate"], None]
+Truncation = Union[bool, Literal["longest_first", "only_first", "only_second", "do_not_truncate"], None]
 
 # transformers' "no limit" model_max_length (VERY_LARGE_INTEGER), used when no tokenizer_config.json sets one.
 _NO_LIMIT = int(1e30)
@@ -293,6 +293,7 @@ def _decoder(source: str, spec: Any) -> bool:
 class _Truncation:
     max_length: int
     side: str
+    strategy: str = "longest_first"  # or "only_first", "only_second": which sequence loses tokens
 
 
 @dataclass(frozen=True)
@@ -307,9 +308,11 @@ class _Padding:
 def _file_truncation(source: str, spec: Any) -> _Truncation | None:
     if spec is None:
         return None
-    if spec.get("strategy", "LongestFirst") != "LongestFirst" or spec.get("stride", 0):
-        raise _fail(source, f"truncation {spec!r} is not supported (only LongestFirst without stride)")
-    return _Truncation(int(spec["max_length"]), "left" if spec.get("direction") == "Left" else "right")
+    strategies = {"LongestFirst": "longest_first", "OnlyFirst": "only_first", "OnlySecond": "only_second"}
+    strategy = strategies.get(spec.get("strategy", "LongestFirst"))
+    if strategy is None or spec.get("stride", 0):
+        raise _fail(source, f"truncation {spec!r} is not supported (LongestFirst, OnlyFirst or OnlySecond, no stride)")
+    return _Truncation(int(spec["max_length"]), "left" if spec.get("direction") == "Left" else "right", strategy)
 
 
 def _file_padding(source: str, spec: Any) -> _Padding | None:
@@ -564,7 +567,7 @@ class Tokenizer:
 
     def __call__(
         self,
-        text: str | Sequence[str],
+        text: str | Sequence[str] | Sequence[tuple[str, str]],
         text_pair: str | Sequence[str] | None = None,
         *,
         add_special_tokens: bool = True,
@@ -585,7 +588,10 @@ class Tokenizer:
         """Tokenize one text or a batch (optionally with pairs), as transformers' tokenizers do.
 
         ``padding``: ``True``/``"longest"`` pads to the longest in the batch, ``"max_length"`` to ``max_length``;
-        ``truncation``: ``True``/``"longest_first"`` cuts to ``max_length`` (special tokens included);
+        ``text``: a text, a list of texts, or a list of ``(text, text_pair)`` pairs;
+        ``truncation``: ``True``/``"longest_first"`` cuts to ``max_length`` (special tokens included), the longer
+        sequence of a pair first; ``"only_first"``/``"only_second"`` cut only that sequence (an error when it is too
+        short to make room);
         ``return_tensors``: ``"np"`` (or ``"pt"`` with torch installed) returns 2-D arrays instead of lists.
 
         >>> import bytepair
@@ -594,9 +600,13 @@ class Tokenizer:
         [(0, 2), (2, 5)]
         """
         is_batch = not isinstance(text, str)
-        texts: list[str] = [text] if isinstance(text, str) else list(text)
+        items: list[Any] = [text] if isinstance(text, str) else list(text)
+        texts: list[str] = items
         pairs: list[str] | None = None
-        if text_pair is not None:
+        if text_pair is None and items and all(isinstance(item, (tuple, list)) and len(item) == 2 for item in items):
+            # A batch of (text, text_pair) pairs, as transformers takes it.
+            texts, pairs = [first for first, _ in items], [second for _, second in items]
+        elif text_pair is not None:
             pairs = [text_pair] if isinstance(text_pair, str) else list(text_pair)
             if isinstance(text_pair, str) == is_batch or len(pairs) != len(texts):
                 raise ValueError(
@@ -608,11 +618,20 @@ class Tokenizer:
         model_max = int(self._config.get("model_max_length", _NO_LIMIT))
         padding_strategy = _padding_strategy(padding)
         truncate = truncation not in (None, False, "do_not_truncate")
-        if truncation not in (None, False, True, "longest_first", "do_not_truncate"):
-            raise ValueError(f"truncation={truncation!r} is not supported (use True or 'longest_first')")
+        strategies = (True, "longest_first", "only_first", "only_second")
+        if truncation not in (None, False, "do_not_truncate", *strategies):
+            raise ValueError(
+                f"truncation={truncation!r} is not supported (use True, 'longest_first', 'only_first' or 'only_second')"
+            )
         limit = max_length if max_length is not None else model_max
         truncation_spec = (
-            _Truncation(limit, truncation_side or self._config.get("truncation_side", "right")) if truncate else None
+            _Truncation(
+                limit,
+                truncation_side or self._config.get("truncation_side", "right"),
+                "longest_first" if truncation is True else str(truncation),
+            )
+            if truncate
+            else None
         )
         padding_spec = None
         if padding_strategy is not None:
@@ -694,7 +713,11 @@ class Tokenizer:
                     f"max_length={truncation.max_length} leaves no room for the "
                     f"{self._template.added(is_pair)} special tokens this tokenizer adds"
                 )
-            keep_first, keep_second = _longest_first(len(ids), len(pair_ids) if pair_ids is not None else None, room)
+            second = len(pair_ids) if pair_ids is not None else None
+            if truncation.strategy == "longest_first":
+                keep_first, keep_second = _longest_first(len(ids), second, room)
+            else:
+                keep_first, keep_second = _only_one(truncation.strategy, len(ids), second, room)
             ids, offsets = _cut(ids, keep_first, truncation.side), _cut(offsets, keep_first, truncation.side)
             if pair_ids is not None and pair_offsets is not None:
                 pair_ids = _cut(pair_ids, keep_second, truncation.side)
@@ -766,6 +789,8 @@ class Tokenizer:
                     f"max_length={truncation.max_length} leaves no room for the {added} special tokens "
                     "this tokenizer adds"
                 )
+            if truncation.strategy == "only_second" and room > 0 and bool((lengths > room).any()):
+                _only_one("only_second", int(lengths.max()), None, room)  # raises: there is no second sequence
             keep = np.minimum(lengths, room)
         row_lengths = keep + added
         batch = len(texts)
@@ -1007,6 +1032,25 @@ def _longest_first(first: int, second: int | None, room: int) -> tuple[int, int]
         n1 = room // 2
         n2 = n1 + room % 2
     return (n2, n1) if swap else (n1, n2)
+
+
+def _only_one(strategy: str, first: int, second: int | None, room: int) -> tuple[int, int]:
+    """Lengths to keep under ``tokenizers``' OnlyFirst/OnlySecond truncation: only that sequence loses tokens, and it
+    must keep at least one; with no room at all both are emptied, as there."""
+    if room == 0:
+        return 0, 0
+    excess = first + (second or 0) - room
+    if excess <= 0:
+        return first, second or 0
+    if strategy == "only_second" and second is None:
+        raise ValueError("truncation='only_second' needs a text pair: there is no second sequence to truncate")
+    target = first if strategy == "only_first" else second or 0
+    if target <= excess:
+        raise ValueError(
+            f"truncation={strategy!r}: the sequence to truncate has {target} tokens, too few to remove the {excess} "
+            f"that max_length requires; use truncation='longest_first' or a larger max_length"
+        )
+    return (first - excess, second or 0) if strategy == "only_first" else (first, target - excess)
 
 
 def _cut(items: list[Any], keep: int, side: str) -> list[Any]:
