@@ -335,6 +335,24 @@ def test_a_batch_of_pairs_equals_text_and_text_pair() -> None:
     assert want["input_ids"][0] == oracle.encode("ab cd", "eee").ids
 
 
+@pytest.mark.parametrize("post_processor", [None, TEMPLATE], ids=["plain", "template"])
+@pytest.mark.parametrize("file_truncation", [False, True], ids=["", "file-truncation"])
+def test_flat_arrays_hold_what_encode_batch_gives(post_processor: Any, file_truncation: bool) -> None:
+    spec = byte_level_spec(post_processor=post_processor, added_tokens=[added("<s>", 264), added("</s>", 265)])
+    if file_truncation:
+        spec["truncation"] = {"max_length": 4, "strategy": "LongestFirst", "stride": 0, "direction": "Right"}
+    ours = bytepair.Tokenizer.from_str(json.dumps(spec))
+    texts = ["ab cd", "", "eee ab cd 12 " * 3, "x"]
+    for add_special_tokens in (True, False):
+        tokens, offsets = ours.encode_batch_to_numpy(texts, add_special_tokens)
+        assert tokens.dtype.name == "uint32" and offsets.dtype.name == "int64" and tokens.flags.writeable
+        rows = [tokens[offsets[i] : offsets[i + 1]].tolist() for i in range(len(texts))]
+        assert rows == ours.encode_batch(texts, add_special_tokens)
+        assert offsets[0] == 0 and offsets[-1] == len(tokens)
+    if post_processor is not None and not file_truncation:
+        assert ours.encode_batch_to_numpy(["ab"])[0].tolist()[::2] == [264, 265]
+
+
 def test_one_text_gives_flat_lists_and_arrays_keep_the_batch_dimension() -> None:
     ours = with_pad_token("gpt2", PAD_TOKENS["gpt2"])
     single = ours("hello world")

@@ -565,6 +565,48 @@ class Tokenizer:
             self._pad_rows(rows, self._file_padding)
         return [row.ids for row in rows]
 
+    def encode_batch_to_numpy(
+        self, texts: Sequence[str], add_special_tokens: bool = True, *, num_threads: int | None = None
+    ) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
+        """`encode_batch` as one flat ``uint32`` array of ids and ``int64`` offsets (`Encoding.encode_batch_to_numpy`).
+
+        Text ``i`` is ``tokens[offsets[i]:offsets[i + 1]]`` (``len(texts) + 1`` offsets), with the post-processor's
+        special tokens when ``add_special_tokens``; no Python object is made per token. Needs NumPy.
+
+        >>> import bytepair
+        >>> tok = bytepair.Tokenizer.from_file("tests/vectors/tiny.tokenizer.json")
+        >>> tokens, offsets = tok.encode_batch_to_numpy(["abcd ab", "ab"])
+        >>> tokens.tolist(), offsets.tolist()
+        ([8, 9, 5], [0, 2, 3])
+        """
+        import numpy as np
+
+        texts = list(texts)
+        if self._file_truncation is not None or self._file_padding is not None:
+            # The file's own truncation and padding apply, row by row as in `encode_batch`.
+            rows = self.encode_batch(texts, add_special_tokens, num_threads=num_threads)
+            lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+            tokens = np.fromiter((i for row in rows for i in row), dtype=np.uint32, count=int(lengths.sum()))
+        else:
+            flat, lengths_buffer, _ = self._core.encode_batch_flat(texts, False, num_threads)
+            tokens = np.frombuffer(flat, dtype="<u4").astype(np.uint32)  # a writable copy in native order
+            lengths = np.frombuffer(lengths_buffer, dtype="<u8").astype(np.int64)
+            prefix, suffix = self._template_ends() if add_special_tokens else ([], [])
+            if prefix or suffix:
+                added = len(prefix) + len(suffix)
+                starts = np.cumsum(lengths + added) - (lengths + added)
+                within = np.arange(len(tokens)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+                out = np.empty(len(tokens) + added * len(texts), dtype=np.uint32)
+                out[np.repeat(starts + len(prefix), lengths) + within] = tokens
+                for j, token_id in enumerate(prefix):
+                    out[starts + j] = token_id
+                for j, token_id in enumerate(suffix):
+                    out[starts + len(prefix) + lengths + j] = token_id
+                tokens, lengths = out, lengths + added
+        offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        return tokens, offsets
+
     def __call__(
         self,
         text: str | Sequence[str] | Sequence[tuple[str, str]],
