@@ -510,7 +510,8 @@ class _Progress:
 
     def rates(self) -> str:
         seconds = max(time.perf_counter() - self.start, 1e-9)
-        return f"in {seconds:.1f} s ({self.bytes / seconds / 1e6:.1f} MB/s, {self._token_rate()})"
+        shown = f"{seconds:.1f}" if seconds >= 1 else f"{seconds:.3f}"  # a short run reads "0.046 s", not "0.0 s"
+        return f"in {shown} s ({self.bytes / seconds / 1e6:.1f} MB/s, {self._token_rate()})"
 
     def _token_rate(self) -> str:
         return f"{self.tokens / max(time.perf_counter() - self.start, 1e-9) / 1e6:.2f} M tokens/s"
