@@ -102,6 +102,18 @@ impl Vocab {
         }
     }
 
+    /// The rank of `text[start..end]`, if it is a token: [`rank`](Self::rank), reading the bytes of up to seven in
+    /// one load when the text has eight bytes from `start` (the merge of a short piece looks its pairs up in a
+    /// copy with spare bytes at the end). Packing the bytes alone branches on their length, which follows no
+    /// pattern: callgrind's branch simulation counted 1.5 mispredicted branches per piece of English there.
+    #[inline]
+    pub fn rank_in(&self, text: &[u8], start: usize, end: usize) -> Option<Rank> {
+        match short_key_in(text, start, end) {
+            Some(key) => self.tokens.short.get(key),
+            None => self.rank(&text[start..end]),
+        }
+    }
+
     /// The linear-time merge's tables (see `backtrack.rs`), built on first use; `None` if this vocab cannot use it.
     pub fn backtracker(&self) -> Option<&Backtracker> {
         self.backtracker.get_or_init(|| Backtracker::new(self)).as_ref()
@@ -357,6 +369,16 @@ fn pack_short(bytes: &[u8]) -> u64 {
         }
     };
     low | ((len as u64) << 56)
+}
+
+/// The [`pack_short`] key of `text[start..end]` when it has 1 to 7 bytes and the text has 8 bytes from `start`: one
+/// load, masked.
+#[inline]
+fn short_key_in(text: &[u8], start: usize, end: usize) -> Option<u64> {
+    let len = end - start;
+    let word = text.get(start..start + 8).filter(|_| (1..=SHORT_TOKEN_MAX).contains(&len))?;
+    let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+    Some((word & (u64::MAX >> (64 - 8 * len))) | ((len as u64) << 56))
 }
 
 /// 8 to 15 bytes as two integers: the first eight bytes, then the rest with the length in the top byte.
