@@ -74,7 +74,7 @@ pub fn byte_pair_encode(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>) {
         0 => {}
         1 => out.push(vocab.byte_rank(piece[0])),
         n if n <= LINEAR_THRESHOLD => merge_by_rescanning(vocab, piece, out),
-        n if n <= HEAP_THRESHOLD => merge_with_queue(vocab, piece, out, &mut HeapQueue::default()),
+        n if n <= HEAP_THRESHOLD => merge_with_queue(vocab, piece, out, &mut HeapQueue::with_capacity(3 * n)),
         _ if vocab.backtracker().is_some_and(|backtracker| backtracker.encode(vocab, piece, out)) => {}
         _ => merge_with_queue(vocab, piece, out, &mut RankQueue::new(vocab.max_rank())),
     }
@@ -178,12 +178,16 @@ fn merge_with_queue(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>, queue: &mu
     for (i, node) in nodes.iter().enumerate() {
         queue.push(node.pair, i);
     }
+    // Pairs are looked up in a copy with eight spare bytes, as in `rescan`.
+    let mut padded = Vec::with_capacity(n + 8);
+    padded.extend_from_slice(piece);
+    padded.resize(n + 8, 0);
     let rank_after = |nodes: &[Node], i: usize| -> Rank {
         let j = nodes[i].next;
         if j >= n {
             return NO_PAIR;
         }
-        vocab.rank(&piece[i..nodes[j].next]).unwrap_or(NO_PAIR)
+        vocab.rank_in(&padded, i, nodes[j].next).unwrap_or(NO_PAIR)
     };
     while let Some((rank, i)) = queue.pop() {
         if !nodes[i].alive || nodes[i].pair != rank {
@@ -235,8 +239,15 @@ trait PairQueue {
 }
 
 /// A binary heap of `rank << 32 | position`: one integer comparison orders rank, then position.
-#[derive(Default)]
 struct HeapQueue(BinaryHeap<Reverse<u64>>);
+
+impl HeapQueue {
+    /// A queue with room for `capacity` candidates before it grows (a piece of `n` bytes pushes at most `n - 1` at
+    /// the start and two per merge, so at most `3 * n` in all).
+    fn with_capacity(capacity: usize) -> Self {
+        Self(BinaryHeap::with_capacity(capacity))
+    }
+}
 
 impl PairQueue for HeapQueue {
     #[inline]
@@ -371,7 +382,7 @@ mod tests {
         let (mut simple, mut heap, mut buckets) = (Vec::new(), Vec::new(), Vec::new());
         if piece.len() > 1 {
             merge_by_rescanning(vocab, piece, &mut simple);
-            merge_with_queue(vocab, piece, &mut heap, &mut HeapQueue::default());
+            merge_with_queue(vocab, piece, &mut heap, &mut HeapQueue::with_capacity(0));
             merge_with_queue(vocab, piece, &mut buckets, &mut RankQueue::new(vocab.max_rank()));
         }
         assert_eq!(heap, buckets, "piece {:?}", String::from_utf8_lossy(piece));
