@@ -179,7 +179,12 @@ impl Backtracker {
     /// The rank of `bytes` if they are a reachable token.
     #[inline]
     fn reachable(&self, vocab: &Vocab, bytes: &[u8]) -> Option<Rank> {
-        vocab.rank(bytes).filter(|&rank| self.splits[rank as usize].0 != UNREACHABLE)
+        let rank = match *bytes {
+            // Most candidates of text unlike the vocab's are these: a table load, not a hash probe.
+            [first, second] => Some(vocab.byte_pair_rank(first, second)).filter(|&rank| rank != crate::vocab::NO_RANK),
+            _ => vocab.rank(bytes),
+        };
+        rank.filter(|&rank| self.splits[rank as usize].0 != UNREACHABLE)
     }
 
     /// Whether merging the bytes of `left` then `right` ends in `[left, right]` (see the module documentation).
