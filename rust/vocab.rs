@@ -381,6 +381,18 @@ fn short_key_in(text: &[u8], start: usize, end: usize) -> Option<u64> {
     Some((word & (u64::MAX >> (64 - 8 * len))) | ((len as u64) << 56))
 }
 
+/// Up to [`MEDIUM_TOKEN_MAX`] bytes (at least one) as two integers, distinct for distinct byte strings: the
+/// [`pack_short`] key and 0 for up to seven bytes (no medium key has a 0 second word: its top byte is the length),
+/// else the [`pack_medium`] key. `None` for longer byte strings.
+#[inline]
+pub(crate) fn pack_up_to_15(bytes: &[u8]) -> Option<[u64; 2]> {
+    match bytes.len() {
+        1..=SHORT_TOKEN_MAX => Some([pack_short(bytes), 0]),
+        MEDIUM_TOKEN_MIN..=MEDIUM_TOKEN_MAX => Some(pack_medium(bytes)),
+        _ => None,
+    }
+}
+
 /// 8 to 15 bytes as two integers: the first eight bytes, then the rest with the length in the top byte.
 #[inline]
 fn pack_medium(bytes: &[u8]) -> [u64; 2] {
