@@ -55,7 +55,8 @@ pub fn encode_piece(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>, cache: Opt
     merge_piece(vocab, piece, out, cache);
 }
 
-/// The tokens of a piece that is not a token itself: its merge, from `cache` when the piece is there.
+/// The tokens of a piece that is not a token itself: its merge, from `cache` when the piece is there. Out of line:
+/// [`encode_piece`] is inlined into the scanners' loops, and this rarer path would crowd their registers.
 #[inline(never)]
 fn merge_piece(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>, cache: Option<&mut PieceCache>) {
     let Some(cache) = cache else {
@@ -178,7 +179,7 @@ fn merge_with_queue(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>, queue: &mu
     for (i, node) in nodes.iter().enumerate() {
         queue.push(node.pair, i);
     }
-    // Pairs are looked up in a copy with eight spare bytes, as in `rescan`.
+    // Pairs are looked up in a copy with eight spare bytes, as in `merge_by_rescanning`.
     let mut padded = Vec::with_capacity(n + 8);
     padded.extend_from_slice(piece);
     padded.resize(n + 8, 0);

@@ -16,14 +16,20 @@ pub fn piece_end(text: &Cursor<'_>, start: usize) -> usize {
     let (first, flags, len) = text.at(start).expect("start is inside the text");
     // The optional prefix `[^\r\n\p{L}\p{N}]?` is tried taken first, then left out.
     let prefixed = (flags & (LETTER | NUMBER) == 0 && first != '\r' && first != '\n').then_some(start + len);
-    for from in prefixed.into_iter().chain([start]) {
-        if let Some(end) = upper_then_lower(text, from) {
-            return end;
+    // Both alternatives start their letters at `prefixed` or at `start` with a character of either side, so when
+    // neither character has one (white space, punctuation, numbers: about half the pieces) they cannot match, and
+    // trying them cost more than the rest of the piece.
+    let letter_at = |at: usize| text.at(at).is_some_and(|(_, flags, _)| flags & (UPPER | LOWER) != 0);
+    if flags & (UPPER | LOWER) != 0 || prefixed.is_some_and(letter_at) {
+        for from in prefixed.into_iter().chain([start]) {
+            if let Some(end) = upper_then_lower(text, from) {
+                return end;
+            }
         }
-    }
-    for from in prefixed.into_iter().chain([start]) {
-        if let Some(end) = upper_and_lower(text, from) {
-            return end;
+        for from in prefixed.into_iter().chain([start]) {
+            if let Some(end) = upper_and_lower(text, from) {
+                return end;
+            }
         }
     }
     // \p{N}{1,3}
