@@ -585,6 +585,28 @@ mod tests {
     }
 
     #[test]
+    fn rank_in_agrees_with_rank_on_every_slice() {
+        // Tokens of every length from 1 to 20 (the prefixes of `long`) and a text with them at every offset, so
+        // that slices end near the end of the text (where one eight-byte load does not fit) and far from it.
+        let long = "0123456789abcdefghij";
+        let tokens =
+            (2..=long.len()).map(|len| (Box::from(&long.as_bytes()[..len]), Rank::try_from(254 + len).unwrap()));
+        let bytes = (0..=255u8).map(|byte| (Box::from([byte]), Rank::from(byte)));
+        let vocab = Vocab::from_ranks(bytes.chain(tokens)).expect("valid");
+        let text = format!("x{long}y0123{long}");
+        let text = text.as_bytes();
+        let mut found = 0;
+        for start in 0..text.len() {
+            for end in start + 1..=text.len() {
+                let expected = vocab.rank(&text[start..end]);
+                assert_eq!(vocab.rank_in(text, start, end), expected, "{:?}", &text[start..end]);
+                found += usize::from(expected.is_some_and(|rank| rank > 255));
+            }
+        }
+        assert_eq!(found, 2 * 19 + 3, "every multi-byte token at both offsets, and 01, 012, 0123 in the middle");
+    }
+
+    #[test]
     fn rejects_malformed_lines_with_their_number() {
         let file = byte_lines() + "YWI=256\n";
         let err = Vocab::parse(file.as_bytes()).unwrap_err();
