@@ -173,7 +173,6 @@ fn merge_with_queue(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>, queue: &mu
             next: i + 1,
             token: vocab.byte_rank(piece[i]),
             pair: piece.get(i + 1).map_or(NO_PAIR, |&second| vocab.byte_pair_rank(piece[i], second)),
-            alive: true,
         })
         .collect();
     for (i, node) in nodes.iter().enumerate() {
@@ -191,12 +190,13 @@ fn merge_with_queue(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>, queue: &mu
         vocab.rank_in(&padded, i, nodes[j].next).unwrap_or(NO_PAIR)
     };
     while let Some((rank, i)) = queue.pop() {
-        if !nodes[i].alive || nodes[i].pair != rank {
+        // A part merged into the one before it has pair NO_PAIR, which no queued entry has.
+        if nodes[i].pair != rank {
             continue;
         }
         let j = nodes[i].next;
         let after = nodes[j].next;
-        nodes[j].alive = false;
+        nodes[j].pair = NO_PAIR;
         nodes[i].next = after;
         nodes[i].token = rank;
         if after < n {
@@ -225,9 +225,9 @@ struct Node {
     next: usize,
     /// The part's token.
     token: Rank,
-    /// The rank of the token joining this part with the next one, or [`NO_PAIR`].
+    /// The rank of the token joining this part with the next one; [`NO_PAIR`] if none, or if this part was merged
+    /// into the one before it.
     pair: Rank,
-    alive: bool,
 }
 
 /// A priority queue of candidate pairs `(rank, position)`: smallest rank first, leftmost position among equal
