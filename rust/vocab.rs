@@ -570,12 +570,12 @@ mod tests {
     fn appends_token_bytes_of_every_length() {
         let long = "0123456789abcdefghij";
         let tokens =
-            (1..=long.len()).map(|len| (Box::from(&long.as_bytes()[..len]), Rank::try_from(255 + len).unwrap()));
+            (1..=long.len()).map(|len| (Box::from(&long.as_bytes()[..len]), Rank::try_from(255 + len).expect("small")));
         let bytes = (0..=255u8).filter(|&byte| byte != b'0').map(|byte| (Box::from([byte]), Rank::from(byte)));
         let vocab = Vocab::from_ranks(bytes.chain(tokens)).expect("valid");
         let mut out = b"x".to_vec();
         for len in 1..=long.len() {
-            assert!(vocab.extend_with_token_bytes(Rank::try_from(255 + len).unwrap(), &mut out));
+            assert!(vocab.extend_with_token_bytes(Rank::try_from(255 + len).expect("small"), &mut out));
         }
         let expected: String = (1..=long.len()).map(|len| &long[..len]).collect();
         assert_eq!(out, [b"x", expected.as_bytes()].concat());
@@ -590,7 +590,7 @@ mod tests {
         // that slices end near the end of the text (where one eight-byte load does not fit) and far from it.
         let long = "0123456789abcdefghij";
         let tokens =
-            (2..=long.len()).map(|len| (Box::from(&long.as_bytes()[..len]), Rank::try_from(254 + len).unwrap()));
+            (2..=long.len()).map(|len| (Box::from(&long.as_bytes()[..len]), Rank::try_from(254 + len).expect("small")));
         let bytes = (0..=255u8).map(|byte| (Box::from([byte]), Rank::from(byte)));
         let vocab = Vocab::from_ranks(bytes.chain(tokens)).expect("valid");
         let text = format!("x{long}y0123{long}");
