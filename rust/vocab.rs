@@ -103,9 +103,8 @@ impl Vocab {
     }
 
     /// The rank of `text[start..end]`, if it is a token: [`rank`](Self::rank), reading the bytes of up to seven in
-    /// one load when the text has eight bytes from `start` (the merge of a short piece looks its pairs up in a
-    /// copy with spare bytes at the end). Packing the bytes alone branches on their length, which follows no
-    /// pattern: callgrind's branch simulation counted 1.5 mispredicted branches per piece of English there.
+    /// one load when the text has eight bytes from `start` (the merges look their pairs up in a copy of the piece
+    /// with spare bytes at the end), where packing the bytes alone branches on their length.
     #[inline]
     pub fn rank_in(&self, text: &[u8], start: usize, end: usize) -> Option<Rank> {
         match short_key_in(text, start, end) {

@@ -17,8 +17,8 @@ pub fn piece_end(text: &Cursor<'_>, start: usize) -> usize {
     // The optional prefix `[^\r\n\p{L}\p{N}]?` is tried taken first, then left out.
     let prefixed = (flags & (LETTER | NUMBER) == 0 && first != '\r' && first != '\n').then_some(start + len);
     // Both alternatives start their letters at `prefixed` or at `start` with a character of either side, so when
-    // neither character has one (white space, punctuation, numbers: about half the pieces) they cannot match, and
-    // trying them cost more than the rest of the piece.
+    // neither character has one (white space, punctuation, numbers) they cannot match. Not trying them there saved
+    // 6% of the instructions of encoding English (callgrind, 1 MB, three passes: 479 to 448 M).
     let letter_at = |at: usize| text.at(at).is_some_and(|(_, flags, _)| flags & (UPPER | LOWER) != 0);
     if flags & (UPPER | LOWER) != 0 || prefixed.is_some_and(letter_at) {
         for from in prefixed.into_iter().chain([start]) {
@@ -89,7 +89,7 @@ fn upper_and_lower(text: &Cursor<'_>, from: usize) -> Option<usize> {
 }
 
 /// The end of an optional `(?i:'s|'t|'re|'ve|'m|'ll|'d)` at `at`. The test for the apostrophe is inlined into
-/// every word (measured: the call per word cost 14 instructions of the 60 a word's scan takes); the rest is not.
+/// every word (measured with callgrind: the call cost 14 instructions per word); the rest is not.
 #[inline]
 fn contraction(text: &Cursor<'_>, at: usize) -> usize {
     match text.byte(at, b'\'') {
