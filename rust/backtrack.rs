@@ -180,7 +180,7 @@ impl Backtracker {
     #[inline]
     fn reachable(&self, vocab: &Vocab, bytes: &[u8]) -> Option<Rank> {
         let rank = match *bytes {
-            // Most candidates of text unlike the vocab's are these: a table load, not a hash probe.
+            // Every position may try two bytes: a table load, not a hash probe.
             [first, second] => Some(vocab.byte_pair_rank(first, second)).filter(|&rank| rank != crate::vocab::NO_RANK),
             _ => vocab.rank(bytes),
         };

@@ -55,8 +55,8 @@ pub fn encode_piece(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>, cache: Opt
     merge_piece(vocab, piece, out, cache);
 }
 
-/// The tokens of a piece that is not a token itself: its merge, from `cache` when the piece is there. Out of line:
-/// [`encode_piece`] is inlined into the scanners' loops, and this rarer path would crowd their registers.
+/// The tokens of a piece that is not a token itself: its merge, from `cache` when the piece is there. Kept out of
+/// line: [`encode_piece`] is inlined into the scanners' loops, and most pieces are one token and never get here.
 #[inline(never)]
 fn merge_piece(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>, cache: Option<&mut PieceCache>) {
     let Some(cache) = cache else {

@@ -218,12 +218,11 @@ class Encoding:
         >>> tokens.tolist(), offsets.tolist()
         ([15339, 1917, 19045, 29474], [0, 2, 4])
         """
-        import numpy as np
-
+        np = _numpy()
         tokens, offsets = self._encode_batch_flat(
             text, num_threads=num_threads, allowed_special=allowed_special, disallowed_special=disallowed_special
         )
-        return np.frombuffer(tokens, dtype=np.dtype("<u4")), np.frombuffer(offsets, dtype=np.dtype("<i8"))
+        return np.frombuffer(tokens, dtype=_uint32_le()), np.frombuffer(offsets, dtype=np.dtype("<i8"))
 
     def encode_batch_padded(
         self,
@@ -252,8 +251,7 @@ class Encoding:
         >>> ids.tolist(), mask.tolist()
         ([[15339, 1917], [6151, 100257]], [[1, 1], [1, 0]])
         """
-        import numpy as np
-
+        np = _numpy()
         if max_length is not None and (not isinstance(max_length, int) or max_length < 1):
             raise ValueError(f"max_length must be a positive int or None (the longest text), got {max_length!r}")
         for name, side in (("padding_side", padding_side), ("truncation_side", truncation_side)):
@@ -283,7 +281,7 @@ class Encoding:
 
         texts = _as_list(text)
         ids, mask, length = self._run_batch(texts, allowed_special, disallowed_special, padded, ordinary=True)
-        raw = np.dtype("<u2") if width == 2 else np.dtype("<u4")
+        raw = np.dtype("<u2") if width == 2 else _uint32_le()
         shape = (len(texts), length)
         ids_array = np.frombuffer(ids, dtype=raw).reshape(shape)
         mask_array = np.frombuffer(mask, dtype=raw).reshape(shape)
