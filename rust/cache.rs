@@ -4,18 +4,22 @@
 //! step) repeat. Measured with callgrind on English with cl100k_base, 6% of the pieces needed a merge and cost 35%
 //! of the encoding instructions, about 1,700 each; a cached piece costs a hash and a compare.
 //!
-//! Each table is direct-mapped with a fixed number of 32-byte entries (2 MiB), and a thread keeps at most
-//! [`CACHES_PER_THREAD`] of them, so memory is bounded and a long run never grows it. The size was measured on the
-//! benchmark corpora (6 MB each, 4 KiB documents, cl100k_base, a warm second pass, best of 3): against 4,096 entries
-//! of the earlier 60-byte layout, 65,536 entries encode English 16% faster, code 10%, multilingual 3%; 32,768
-//! entries gave 10% and 4% on English and code. An entry holds the piece's bytes (packed, see [`pack_up_to_15`])
-//! and is used only when they are equal to the piece being encoded, and only by the encoder that filled it, so the
-//! cache can never change a result: it only skips recomputing one. Pieces longer than 15 bytes or merging into more
-//! than [`MAX_TOKENS`] tokens are not cached (pieces over 15 bytes are 0.1% of the merged pieces of 1 MB of English
-//! and 4% of code, cl100k_base).
+//! Pieces of up to 15 bytes go to a table of 65,536 entries of 32 bytes (2 MiB) in two-way sets; longer ones to
+//! [`LongPieces`] (about 0.6 MiB). A thread keeps the caches of at most [`CACHES_PER_THREAD`] encoders, so memory is
+//! bounded and a long run never grows it. The sizes were measured on the benchmark corpora (6 MB each, 4 KiB
+//! documents, cl100k_base, a warm second pass, best of 3): against 4,096 entries of the earlier 60-byte layout,
+//! 65,536 direct-mapped entries encoded English 16% faster, code 10%, multilingual 3% (32,768 gave 10% and 4% on
+//! English and code); two-way sets and the long pieces then added 14%, 7% and 6%, while a long-piece cache four
+//! times larger gained nothing measurable. An entry holds the piece's bytes (packed, see [`pack_up_to_15`], or in
+//! an arena) and is used only when they are equal to the piece being encoded, and only by the encoder that filled
+//! it, so the cache can never change a result: it only skips recomputing one. Short pieces merging into more than
+//! [`MAX_TOKENS`] tokens are not cached.
 
 use std::cell::RefCell;
+use std::hash::Hasher as _;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use rustc_hash::FxHasher;
 
 use crate::vocab::{pack_up_to_15, Rank, NO_RANK};
 
@@ -29,20 +33,27 @@ const SLOT_BITS: u32 = 16;
 const CACHES_PER_THREAD: usize = 2;
 
 /// A piece (its bytes packed into two integers, see [`pack_up_to_15`]) and its tokens, padded with [`NO_RANK`].
-/// 32 bytes, so two entries share a cache line and a lookup touches one.
 #[derive(Clone, Copy)]
-#[repr(C, align(32))]
+#[repr(C)]
 struct Entry {
     /// `[0, 0]` for an empty entry (no piece packs to it).
     key: [u64; 2],
     tokens: [Rank; MAX_TOKENS],
 }
 
+/// The two entries that a piece may occupy, most recently used first: 64 bytes, one cache line, so a lookup reads
+/// one line. On English (6 MB, cl100k_base) a warm pass missed 13,500 of its 93,000 merged pieces of up to 15 bytes
+/// in a direct-mapped table of the same size, 9,000 in this one (four ways were no faster).
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Set([Entry; 2]);
+
 /// One encoder's cache on one thread.
 pub struct PieceCache {
     /// The [`owner id`](new_owner) of the encoder whose pieces the entries hold.
     owner: u64,
-    entries: Box<[Entry]>,
+    sets: Box<[Set]>,
+    long: LongPieces,
 }
 
 thread_local! {
@@ -73,7 +84,8 @@ pub fn with_cache<R>(owner: u64, work: impl FnOnce(Option<&mut PieceCache>) -> R
                 // All-zero entries are empty, so this is a zeroed allocation: pages the cache never uses are never
                 // touched.
                 let empty = Entry { key: [0, 0], tokens: [0; MAX_TOKENS] };
-                caches.insert(0, PieceCache { owner, entries: vec![empty; SLOTS].into_boxed_slice() });
+                let sets = vec![Set([empty; 2]); SLOTS / 2].into_boxed_slice();
+                caches.insert(0, PieceCache { owner, sets, long: LongPieces::new() });
             }
         }
         work(Some(&mut caches[0]))
@@ -81,37 +93,121 @@ pub fn with_cache<R>(owner: u64, work: impl FnOnce(Option<&mut PieceCache>) -> R
 }
 
 impl PieceCache {
-    /// The slot of a packed piece: a multiply carries every bit of the key into the top bits that pick it.
+    /// The set of a packed piece: a multiply carries every bit of the key into the top bits that pick it.
     #[inline]
-    #[allow(clippy::cast_possible_truncation)] // the shift leaves SLOT_BITS bits
-    fn slot(key: [u64; 2]) -> usize {
-        const FIBONACCI: u64 = 0x9E37_79B9_7F4A_7C15;
-        ((key[0].wrapping_mul(FIBONACCI) ^ key[1]).wrapping_mul(FIBONACCI) >> (64 - SLOT_BITS)) as usize
+    #[allow(clippy::cast_possible_truncation)] // the shift leaves SLOT_BITS - 1 bits
+    fn set(key: [u64; 2]) -> usize {
+        ((key[0].wrapping_mul(FIBONACCI) ^ key[1]).wrapping_mul(FIBONACCI) >> (64 - SLOT_BITS + 1)) as usize
     }
 
     /// Appends the cached tokens of `piece` to `out`; false when the piece is not cached.
     #[inline]
-    pub fn get(&self, piece: &[u8], out: &mut Vec<Rank>) -> bool {
-        let Some(key) = pack_up_to_15(piece) else { return false };
-        let entry = &self.entries[Self::slot(key)];
-        if entry.key != key {
-            return false;
+    pub fn get(&mut self, piece: &[u8], out: &mut Vec<Rank>) -> bool {
+        let Some(key) = pack_up_to_15(piece) else { return self.long.get(piece, out) };
+        let set = &mut self.sets[Self::set(key)].0;
+        if set[0].key != key {
+            if set[1].key != key {
+                return false;
+            }
+            set.swap(0, 1);
         }
-        out.extend(entry.tokens.iter().copied().take_while(|&token| token != NO_RANK));
+        out.extend(set[0].tokens.iter().copied().take_while(|&token| token != NO_RANK));
         true
     }
 
-    /// Remembers that `piece` merges into `tokens` (ignored when either is too long to cache).
+    /// Remembers that `piece` merges into `tokens` (ignored when they are too many to cache).
     #[inline]
     pub fn insert(&mut self, piece: &[u8], tokens: &[Rank]) {
-        let Some(key) = pack_up_to_15(piece) else { return };
+        let Some(key) = pack_up_to_15(piece) else { return self.long.insert(piece, tokens) };
         if tokens.len() > MAX_TOKENS {
             return;
         }
-        let entry = &mut self.entries[Self::slot(key)];
-        entry.key = key;
-        entry.tokens = [NO_RANK; MAX_TOKENS];
-        entry.tokens[..tokens.len()].copy_from_slice(tokens);
+        let set = &mut self.sets[Self::set(key)].0;
+        set[1] = set[0];
+        set[0].key = key;
+        set[0].tokens = [NO_RANK; MAX_TOKENS];
+        set[0].tokens[..tokens.len()].copy_from_slice(tokens);
+    }
+}
+
+/// 2^64 divided by the golden ratio: multiplying by it spreads every input bit into the top bits.
+const FIBONACCI: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// Slots of the cache of pieces longer than 15 bytes: a power of two.
+const LONG_SLOTS: usize = 1 << LONG_SLOT_BITS;
+const LONG_SLOT_BITS: u32 = 12;
+/// The bytes of long pieces a [`LongPieces`] keeps, and their tokens; when either is full, it starts over empty.
+const LONG_BYTES: usize = 1 << 18;
+const LONG_TOKENS: usize = 1 << 16;
+
+/// The pieces of more than 15 bytes that were merged recently and their tokens: direct-mapped slots that point
+/// into two bounded arenas, emptied together when one is full. Such pieces are few but costly to merge (a run of
+/// punctuation, a line of box-drawing characters, text without spaces), and they repeat: in a warm pass over
+/// English (6 MB, cl100k_base) 3,500 of them were merged again without this cache, 460 with it.
+struct LongPieces {
+    slots: Box<[LongSlot]>,
+    bytes: Vec<u8>,
+    tokens: Vec<Rank>,
+}
+
+/// Where a long piece and its tokens are in the arenas; `len` 0 for an empty slot (no long piece is empty).
+#[derive(Clone, Copy, Default)]
+struct LongSlot {
+    hash: u64,
+    start: u32,
+    len: u32,
+    tokens_start: u32,
+    tokens_len: u32,
+}
+
+impl LongPieces {
+    fn new() -> Self {
+        Self { slots: vec![LongSlot::default(); LONG_SLOTS].into_boxed_slice(), bytes: Vec::new(), tokens: Vec::new() }
+    }
+
+    #[inline]
+    fn hash(piece: &[u8]) -> u64 {
+        let mut hasher = FxHasher::default();
+        hasher.write(piece);
+        hasher.finish()
+    }
+
+    #[allow(clippy::cast_possible_truncation)] // the shift leaves LONG_SLOT_BITS bits
+    fn slot(hash: u64) -> usize {
+        (hash.wrapping_mul(FIBONACCI) >> (64 - LONG_SLOT_BITS)) as usize
+    }
+
+    fn get(&self, piece: &[u8], out: &mut Vec<Rank>) -> bool {
+        let hash = Self::hash(piece);
+        let slot = self.slots[Self::slot(hash)];
+        let (start, len) = (slot.start as usize, slot.len as usize);
+        if slot.hash != hash || len != piece.len() || self.bytes[start..start + len] != *piece {
+            return false;
+        }
+        let tokens_start = slot.tokens_start as usize;
+        out.extend_from_slice(&self.tokens[tokens_start..tokens_start + slot.tokens_len as usize]);
+        true
+    }
+
+    fn insert(&mut self, piece: &[u8], tokens: &[Rank]) {
+        if piece.len() > LONG_BYTES / 16 || tokens.len() > LONG_TOKENS / 16 {
+            return;
+        }
+        if self.bytes.len() + piece.len() > LONG_BYTES || self.tokens.len() + tokens.len() > LONG_TOKENS {
+            self.slots.fill(LongSlot::default());
+            self.bytes.clear();
+            self.tokens.clear();
+        }
+        let position = |at: usize| u32::try_from(at).expect("arenas are far below 4 GiB");
+        self.slots[Self::slot(Self::hash(piece))] = LongSlot {
+            hash: Self::hash(piece),
+            start: position(self.bytes.len()),
+            len: position(piece.len()),
+            tokens_start: position(self.tokens.len()),
+            tokens_len: position(tokens.len()),
+        };
+        self.bytes.extend_from_slice(piece);
+        self.tokens.extend_from_slice(tokens);
     }
 }
 
@@ -130,14 +226,62 @@ mod tests {
             assert_eq!(out, [7, 1, 2]);
             assert!(!cache.get(b"hellp", &mut out));
             assert!(!cache.get(b"hell", &mut out));
-            cache.insert(&[b'x'; 16], &[3]);
-            assert!(!cache.get(&[b'x'; 16], &mut out));
             cache.insert(&[b'y'; 15], &[4, 5, 6, 7]);
             assert!(cache.get(&[b'y'; 15], &mut out));
             assert!(cache.get(b"hello", &mut out));
             assert_eq!(out, [7, 1, 2, 4, 5, 6, 7, 1, 2]);
             cache.insert(b"many", &[1; MAX_TOKENS + 1]);
             assert!(!cache.get(b"many", &mut out));
+        });
+    }
+
+    #[test]
+    fn a_set_keeps_the_two_pieces_used_last() {
+        // Three pieces that fall into one set.
+        let set_of = |piece: &[u8]| PieceCache::set(pack_up_to_15(piece).expect("short"));
+        let pieces: Vec<Vec<u8>> = (0u32..).map(|n| format!("p{n}").into_bytes()).take(200_000).collect();
+        let target = set_of(&pieces[0]);
+        let same: Vec<&[u8]> =
+            pieces.iter().map(Vec::as_slice).filter(|piece| set_of(piece) == target).take(3).collect();
+        let [first, second, third] = same[..] else { panic!("200,000 pieces over 32,768 sets give three in one") };
+        with_cache(new_owner(), |cache| {
+            let cache = cache.expect("not in use");
+            let mut out = Vec::new();
+            cache.insert(first, &[1]);
+            cache.insert(second, &[2]);
+            assert!(cache.get(first, &mut out), "both ways hold a piece");
+            // `second` is now the least recently used, so `third` replaces it.
+            cache.insert(third, &[3]);
+            assert!(cache.get(first, &mut out));
+            assert!(cache.get(third, &mut out));
+            assert!(!cache.get(second, &mut out));
+            assert_eq!(out, [1, 1, 3]);
+        });
+    }
+
+    #[test]
+    fn long_pieces_are_kept_until_their_arena_is_full() {
+        with_cache(new_owner(), |cache| {
+            let cache = cache.expect("not in use");
+            let mut out = Vec::new();
+            let long = |n: usize| format!("{n:0>40}").into_bytes();
+            cache.insert(&long(1), &[10, 11, 12, 13, 14, 15]);
+            assert!(cache.get(&long(1), &mut out));
+            assert_eq!(out, [10, 11, 12, 13, 14, 15]);
+            assert!(!cache.get(&long(2), &mut out), "same length, other bytes");
+            assert!(!cache.get(&long(1)[1..], &mut out), "a part of a cached piece");
+            // Fill the byte arena past its end: it starts over, and what is inserted after that is found.
+            for n in 0..=LONG_BYTES / 40 {
+                cache.insert(&long(n), &[Rank::try_from(n).expect("small")]);
+            }
+            out.clear();
+            let last = LONG_BYTES / 40;
+            assert!(cache.get(&long(last), &mut out));
+            assert_eq!(out, [Rank::try_from(last).expect("small")]);
+            assert!(!cache.get(&long(1), &mut out), "inserted before the arena started over");
+            let huge = vec![b'x'; LONG_BYTES];
+            cache.insert(&huge, &[1]);
+            assert!(!cache.get(&huge, &mut out), "a piece too long to keep");
         });
     }
 

@@ -5,11 +5,12 @@
 //! `tests/test_split.py` hold it to the regex engines on generated text. The same scanner with one digit per piece
 //! runs [`super::QWEN2_PATTERN`].
 
-use super::classes::{LETTER, NUMBER};
+use super::classes::{LETTER, MULTIBYTE, NUMBER};
 use super::cursor::Cursor;
 
 /// The end of the piece that starts at `start` (`start < text.len()`).
-#[inline]
+#[allow(clippy::inline_always)]
+#[inline(always)]
 pub fn piece_end(text: &Cursor<'_>, start: usize) -> usize {
     piece_end_digits::<3>(text, start)
 }
@@ -21,8 +22,40 @@ pub fn piece_end_single_digit(text: &Cursor<'_>, start: usize) -> usize {
 }
 
 /// The scanner itself, with numbers cut into runs of at most `DIGITS` (1 or 3) characters.
-#[inline]
+///
+/// Pieces that start with an ASCII letter, digit or punctuation character (most pieces of English and code) are
+/// decided here from the classes of their first bytes; the rest, and any piece where a byte that decides it is not
+/// ASCII, go to [`piece_end_by_characters`], which follows the pattern character by character.
+#[allow(clippy::inline_always)] // measured: see `split::scan`
+#[inline(always)]
 fn piece_end_digits<const DIGITS: usize>(text: &Cursor<'_>, start: usize) -> usize {
+    let (first, flags) = text.byte_at(start);
+    // \p{L}++
+    if flags & LETTER != 0 {
+        return text.run(start + 1, LETTER);
+    }
+    if flags & (LETTER | NUMBER | MULTIBYTE) == 0 && first != b'\'' && first != b'\r' && first != b'\n' {
+        let (_, next_flags) = text.byte_at(start + 1);
+        // [^\r\n\p{L}\p{N}]?+\p{L}++
+        if next_flags & LETTER != 0 {
+            return text.run(start + 2, LETTER);
+        }
+        //  ?[^\s\p{L}\p{N}]++[\r\n]*+
+        if let Some(end) = text.ascii_punctuation(start, (first, flags), next_flags, b"\r\n") {
+            return end;
+        }
+    } else if flags & NUMBER != 0 {
+        // \p{N}{1,3}+ (or \p{N})
+        if let Some(end) = text.ascii_number::<DIGITS>(start) {
+            return end;
+        }
+    }
+    piece_end_by_characters::<DIGITS>(text, start)
+}
+
+/// [`piece_end_digits`] character by character: any piece.
+#[inline(never)]
+fn piece_end_by_characters<const DIGITS: usize>(text: &Cursor<'_>, start: usize) -> usize {
     let (first, flags, len) = text.at(start).expect("start is inside the text");
     // '(?i:[sdmt]|ll|ve|re)
     if first == '\'' {

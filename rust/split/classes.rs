@@ -18,10 +18,14 @@ pub const SPACE: u8 = 1 << 2;
 pub const UPPER: u8 = 1 << 3;
 /// o200k_base's lower-case side: `[\p{Ll}\p{Lm}\p{Lo}\p{M}]`.
 pub const LOWER: u8 = 1 << 4;
+/// Not a class: the flag [`Classes::of_byte`] gives a byte of a multi-byte character (and the scanners' byte-level
+/// fast paths give the end of the text), where they leave the decision to the character-level code.
+pub const MULTIBYTE: u8 = 1 << 7;
 
 /// The classes of every code point, in blocks of 256 shared between identical blocks.
 pub struct Classes {
-    ascii: [u8; 128],
+    /// The flags of each byte: an ASCII character's classes, [`MULTIBYTE`] for the rest.
+    bytes: [u8; 256],
     block_of: Vec<u16>,
     blocks: Vec<[u8; 256]>,
     /// For each ASCII lower-case letter, the non-ASCII characters `(?i:x)` also matches (U+017F for `s`, U+212A
@@ -54,8 +58,8 @@ impl Classes {
                 }
             }
         }
-        let mut ascii = [0u8; 128];
-        ascii.copy_from_slice(&flags[..128]);
+        let mut bytes = [MULTIBYTE; 256];
+        bytes[..128].copy_from_slice(&flags[..128]);
         let mut blocks: Vec<[u8; 256]> = Vec::new();
         let mut block_of = Vec::with_capacity(flags.len() / 256);
         for chunk in flags.chunks_exact(256) {
@@ -75,13 +79,13 @@ impl Classes {
                     .collect()
             })
             .collect();
-        Classes { ascii, block_of, blocks, folds }
+        Classes { bytes, block_of, blocks, folds }
     }
 
-    /// The class flags of an ASCII byte (`byte < 128`).
+    /// The class flags of an ASCII byte; [`MULTIBYTE`] for the bytes of multi-byte characters.
     #[inline]
-    pub fn of_ascii(&self, byte: u8) -> u8 {
-        self.ascii[usize::from(byte & 0x7F)]
+    pub fn of_byte(&self, byte: u8) -> u8 {
+        self.bytes[usize::from(byte)]
     }
 
     /// The class flags of `c`.
@@ -89,7 +93,7 @@ impl Classes {
     pub fn of(&self, c: char) -> u8 {
         let code = c as u32;
         if code < 128 {
-            self.ascii[code as usize]
+            self.bytes[code as usize]
         } else {
             self.blocks[self.block_of[(code >> 8) as usize] as usize][(code & 0xFF) as usize]
         }

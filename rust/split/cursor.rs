@@ -1,6 +1,6 @@
 //! Reading a text by characters and class runs, for the hand-written scanners.
 
-use super::classes::{Classes, LETTER, LOWER, NUMBER, UPPER};
+use super::classes::{Classes, LETTER, LOWER, MULTIBYTE, NUMBER, UPPER};
 
 /// A text and the class table; positions are byte offsets on character boundaries.
 pub struct Cursor<'t> {
@@ -29,9 +29,19 @@ impl<'t> Cursor<'t> {
     pub fn at(&self, at: usize) -> Option<(char, u8, usize)> {
         let &first = self.text.get(at)?;
         if first < 0x80 {
-            return Some((char::from(first), self.classes.of_ascii(first), 1));
+            return Some((char::from(first), self.classes.of_byte(first), 1));
         }
         Some(self.decode(at, first))
+    }
+
+    /// The byte at `at` and its flags ([`Classes::of_byte`]); [`MULTIBYTE`] alone at the end of the text.
+    #[allow(clippy::inline_always)] // the byte-level fast paths of every scanner start here
+    #[inline(always)]
+    pub fn byte_at(&self, at: usize) -> (u8, u8) {
+        match self.text.get(at) {
+            Some(&byte) => (byte, self.classes.of_byte(byte)),
+            None => (0, MULTIBYTE),
+        }
     }
 
     #[inline(never)]
@@ -73,6 +83,62 @@ impl<'t> Cursor<'t> {
             end += len;
         }
         end
+    }
+
+    /// The end of the run, from `from`, of ASCII characters with any of the flags in `mask` (of [`LETTER`],
+    /// [`NUMBER`], [`UPPER`], [`LOWER`]); the run stops at the first byte that is not ASCII.
+    #[inline]
+    pub fn ascii_run(&self, from: usize, mask: u8) -> usize {
+        let in_class = ascii_words_for(mask).expect("a class with a word test");
+        let mut end = from;
+        while let Some(word) = self.text.get(end..end + 8) {
+            let outside = !in_class(u64::from_le_bytes(word.try_into().expect("eight bytes"))) & HIGH_BITS;
+            if outside != 0 {
+                return end + outside.trailing_zeros() as usize / 8;
+            }
+            end += 8;
+        }
+        while self.byte_at(end).1 & mask != 0 {
+            end += 1;
+        }
+        end
+    }
+
+    /// The end of `\p{N}{1,3}` (`DIGITS` 3) or `\p{N}` (`DIGITS` 1) from `start`, where an ASCII digit is; `None`
+    /// when a byte after it that decides the end is not ASCII.
+    #[inline]
+    pub fn ascii_number<const DIGITS: usize>(&self, start: usize) -> Option<usize> {
+        let mut end = start + 1;
+        for _ in 1..DIGITS {
+            let (_, flags) = self.byte_at(end);
+            if flags & MULTIBYTE != 0 && end < self.text.len() {
+                return None;
+            }
+            if flags & NUMBER == 0 {
+                break;
+            }
+            end += 1;
+        }
+        Some(end)
+    }
+
+    /// The end of ` ?[^\s\p{L}\p{N}]+` followed by a run of the ASCII bytes in `then`, at `start`, where the
+    /// ASCII character `first` with class flags `flags` is (neither a letter, a number nor a line break), followed
+    /// by a byte with flags `next`; `None` when that does not match or the next byte is not ASCII.
+    #[inline]
+    pub fn ascii_punctuation(&self, start: usize, (first, flags): (u8, u8), next: u8, then: &[u8]) -> Option<usize> {
+        use super::classes::SPACE;
+        let body = if next & MULTIBYTE != 0 {
+            // The next character may be a letter.
+            return None;
+        } else if flags & SPACE == 0 {
+            start
+        } else if first == b' ' && next & (SPACE | NUMBER) == 0 {
+            start + 1
+        } else {
+            return None;
+        };
+        Some(self.run_of_bytes(self.run_without(body + 1, SPACE | LETTER | NUMBER), then))
     }
 
     /// The end of the run, from `from`, of characters with none of the flags in `mask`.
@@ -190,7 +256,8 @@ fn ascii_between(word: u64, low: u8, high: u8) -> u64 {
 #[inline]
 fn ascii_words_for(mask: u8) -> Option<fn(u64) -> u64> {
     match mask {
-        LETTER => Some(|word| ascii_between(word, b'A', b'Z') | ascii_between(word, b'a', b'z')),
+        // Setting bit 5 maps exactly the upper-case letters onto the lower-case ones among the ASCII bytes.
+        LETTER => Some(|word| ascii_between(word | splat(0x20), b'a', b'z')),
         NUMBER => Some(|word| ascii_between(word, b'0', b'9')),
         UPPER => Some(|word| ascii_between(word, b'A', b'Z')),
         LOWER => Some(|word| ascii_between(word, b'a', b'z')),
@@ -208,7 +275,7 @@ mod tests {
         for mask in [LETTER, NUMBER, UPPER, LOWER] {
             let in_class = ascii_words_for(mask).expect("simple class");
             for byte in 0..=255u8 {
-                let expected = byte < 0x80 && classes.of_ascii(byte) & mask != 0;
+                let expected = byte < 0x80 && classes.of_byte(byte) & mask != 0;
                 for lane in 0..8 {
                     let word = splat(b'!') & !(0xFF << (lane * 8)) | u64::from(byte) << (lane * 8);
                     let found = in_class(word) & (0x80 << (lane * 8)) != 0;

@@ -88,13 +88,16 @@ impl Splitter {
     ///
     /// Text between pieces (which a pattern that does not cover every character leaves) is dropped, as in tiktoken.
     #[inline]
+    #[allow(clippy::redundant_closure)] // closures, not function items: see `scan`
     pub fn for_each_piece(&self, text: &str, on_piece: impl FnMut(usize, usize)) -> Result<(), EncodeError> {
         match self {
             Self::Regex(regex) => return regex.for_each_piece(text, on_piece),
-            Self::Scanner(Scanner::R50k) => scan(text, r50k::piece_end, on_piece),
-            Self::Scanner(Scanner::Cl100k) => scan(text, cl100k::piece_end, on_piece),
-            Self::Scanner(Scanner::O200k) => scan(text, o200k::piece_end, on_piece),
-            Self::Scanner(Scanner::Qwen2) => scan(text, cl100k::piece_end_single_digit, on_piece),
+            Self::Scanner(Scanner::R50k) => scan(text, |text, start| r50k::piece_end(text, start), on_piece),
+            Self::Scanner(Scanner::Cl100k) => scan(text, |text, start| cl100k::piece_end(text, start), on_piece),
+            Self::Scanner(Scanner::O200k) => scan(text, |text, start| o200k::piece_end(text, start), on_piece),
+            Self::Scanner(Scanner::Qwen2) => {
+                scan(text, |text, start| cl100k::piece_end_single_digit(text, start), on_piece);
+            }
         }
         Ok(())
     }
@@ -102,7 +105,9 @@ impl Splitter {
 
 /// Calls `on_piece` with each piece that `piece_end` cuts. Generic rather than through a function pointer, so each
 /// scanner is compiled into its own loop together with the caller's work on a piece (measured: the call per piece
-/// cost about 20 instructions of 110).
+/// cost about 20 instructions of 110). The callers pass closures: a function item's `Fn::call` shim was left out of
+/// line once the scanners had their byte-level fast paths (callgrind, 1 MB of English, cl100k_base: 89 against 75
+/// instructions per piece for the split alone).
 #[inline]
 fn scan(text: &str, piece_end: impl Fn(&Cursor<'_>, usize) -> usize, mut on_piece: impl FnMut(usize, usize)) {
     let cursor = Cursor::new(text);

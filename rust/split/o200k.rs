@@ -7,12 +7,63 @@
 //! engine returns; the comments say how. The differential tests in `split/mod.rs` and `tests/test_split.py` hold it
 //! to the regex engines on generated text.
 
-use super::classes::{LETTER, LOWER, NUMBER, UPPER};
+use super::classes::{LETTER, LOWER, MULTIBYTE, NUMBER, UPPER};
 use super::cursor::Cursor;
 
 /// The end of the piece that starts at `start` (`start < text.len()`).
-#[inline]
+///
+/// Pieces that start with an ASCII letter, digit or punctuation character (most pieces of English and code) are
+/// decided here from the classes of their bytes; the rest, and any piece where a byte that decides it is not
+/// ASCII, go to [`piece_end_by_characters`], which follows the pattern character by character.
+#[allow(clippy::inline_always)] // measured: see `split::scan`
+#[inline(always)]
 pub fn piece_end(text: &Cursor<'_>, start: usize) -> usize {
+    let (first, flags) = text.byte_at(start);
+    if flags & LETTER != 0 {
+        // Alternative 1 or 2 without the prefix.
+        if let Some(end) = ascii_word(text, start) {
+            return end;
+        }
+    } else if flags & (NUMBER | MULTIBYTE) == 0 && first != b'\r' && first != b'\n' {
+        let (_, next_flags) = text.byte_at(start + 1);
+        if next_flags & LETTER != 0 {
+            // Alternative 1 or 2 with the prefix.
+            if let Some(end) = ascii_word(text, start + 1) {
+                return end;
+            }
+        } else if let Some(end) = text.ascii_punctuation(start, (first, flags), next_flags, b"\r\n/") {
+            //  ?[^\s\p{L}\p{N}]+[\r\n/]*
+            return end;
+        }
+    } else if flags & NUMBER != 0 {
+        // \p{N}{1,3}
+        if let Some(end) = text.ascii_number::<3>(start) {
+            return end;
+        }
+    }
+    piece_end_by_characters(text, start)
+}
+
+/// The end of alternative 1 or 2 after the prefix, at `from`, where an ASCII letter is, when the letters are ASCII
+/// and so is the character after them; `None` otherwise.
+///
+/// Among ASCII characters UPPER is `[A-Z]` and LOWER `[a-z]`, and none is both, so no backtracking is involved:
+/// with lower-case letters after the upper-case run alternative 1 takes both runs, without them alternative 2
+/// takes the upper-case run; either way the letters end where the lower-case run does.
+#[allow(clippy::inline_always)] // part of `piece_end`'s fast path
+#[inline(always)]
+fn ascii_word(text: &Cursor<'_>, from: usize) -> Option<usize> {
+    let end = text.ascii_run(text.ascii_run(from, UPPER), LOWER);
+    let (after, flags) = text.byte_at(end);
+    if flags & MULTIBYTE != 0 && end < text.len() {
+        return None;
+    }
+    Some(if after == b'\'' { contraction_after_apostrophe(text, end, end + 1) } else { end })
+}
+
+/// [`piece_end`] character by character: any piece.
+#[inline(never)]
+fn piece_end_by_characters(text: &Cursor<'_>, start: usize) -> usize {
     let (first, flags, len) = text.at(start).expect("start is inside the text");
     // The optional prefix `[^\r\n\p{L}\p{N}]?` is tried taken first, then left out.
     let prefixed = (flags & (LETTER | NUMBER) == 0 && first != '\r' && first != '\n').then_some(start + len);
