@@ -44,6 +44,15 @@ fn piece_end_digits<const DIGITS: usize>(text: &Cursor<'_>, start: usize) -> usi
         if let Some(end) = text.ascii_punctuation(start, (first, flags), next_flags, b"\r\n") {
             return end;
         }
+        // \s+(?!\S) or \s
+        if let Some(end) = text.ascii_space(start, first) {
+            return end;
+        }
+    } else if first == b'\n' {
+        // \s*[\r\n]
+        if let Some(end) = text.ascii_space(start, first) {
+            return end;
+        }
     } else if flags & NUMBER != 0 {
         // \p{N}{1,3}+ (or \p{N})
         if let Some(end) = text.ascii_number::<DIGITS>(start) {

@@ -141,6 +141,25 @@ impl<'t> Cursor<'t> {
         Some(self.run_of_bytes(self.run_without(body + 1, SPACE | LETTER | NUMBER), then))
     }
 
+    /// The end of the white-space piece at `start` of the bundled patterns, when its bytes decide it: a line break
+    /// followed by ASCII that is not white space is a piece of its own (`\s*[\r\n]`), and so is a run of spaces
+    /// followed by such a character, less its last space when that leaves something (`\s+(?!\S)`, else `\s`);
+    /// `None` for anything else.
+    #[inline]
+    pub fn ascii_space(&self, start: usize, first: u8) -> Option<usize> {
+        use super::classes::SPACE;
+        let end = match first {
+            b'\n' => start + 1,
+            b' ' => self.run_of_bytes(start + 1, b" "),
+            _ => return None,
+        };
+        let (_, after) = self.byte_at(end);
+        if after & (SPACE | MULTIBYTE) != 0 {
+            return None;
+        }
+        Some(if first == b'\n' { end } else { (end - 1).max(start + 1) })
+    }
+
     /// The end of the run, from `from`, of characters with none of the flags in `mask`.
     #[inline]
     pub fn run_without(&self, from: usize, mask: u8) -> usize {

@@ -34,6 +34,14 @@ pub fn piece_end(text: &Cursor<'_>, start: usize) -> usize {
         } else if let Some(end) = text.ascii_punctuation(start, (first, flags), next_flags, b"\r\n/") {
             //  ?[^\s\p{L}\p{N}]+[\r\n/]*
             return end;
+        } else if let Some(end) = text.ascii_space(start, first) {
+            // \s+(?!\S) or \s+
+            return end;
+        }
+    } else if first == b'\n' {
+        // \s*[\r\n]+
+        if let Some(end) = text.ascii_space(start, first) {
+            return end;
         }
     } else if flags & NUMBER != 0 {
         // \p{N}{1,3}
