@@ -106,7 +106,7 @@ impl Splitter {
 /// Calls `on_piece` with each piece that `piece_end` cuts. Generic rather than through a function pointer, so each
 /// scanner is compiled into its own loop together with the caller's work on a piece (measured: the call per piece
 /// cost about 20 instructions of 110). The callers pass closures: a function item's `Fn::call` shim was left out of
-/// line once the scanners had their byte-level fast paths (callgrind, 1 MB of English, cl100k_base: 89 against 75
+/// line once the scanners had their byte-level fast paths (callgrind, 1 MB of English, cl100k_base: 105 against 86
 /// instructions per piece for the split alone).
 #[inline]
 fn scan(text: &str, piece_end: impl Fn(&Cursor<'_>, usize) -> usize, mut on_piece: impl FnMut(usize, usize)) {
