@@ -10,10 +10,10 @@
 //! documents, cl100k_base, a warm second pass, best of 3): against 4,096 entries of the earlier 60-byte layout,
 //! 65,536 direct-mapped entries encoded English 16% faster, code 10%, multilingual 3% (32,768 gave 10% and 4% on
 //! English and code); two-way sets and the long pieces then added 14%, 7% and 6% (best of 4), while a long-piece
-//! cache four times larger gained nothing measurable. An entry holds the piece's bytes (packed, see [`pack_up_to_15`], or in
-//! an arena) and is used only when they are equal to the piece being encoded, and only by the encoder that filled
-//! it, so the cache can never change a result: it only skips recomputing one. Short pieces merging into more than
-//! [`MAX_TOKENS`] tokens are not cached.
+//! cache four times larger gained nothing measurable. An entry holds the piece's bytes (packed, see
+//! [`pack_up_to_15`], or in an arena) and is used only when they are equal to the piece being encoded, and only by
+//! the encoder that filled it, so the cache can never change a result: it only skips recomputing one. Short pieces
+//! merging into more than [`MAX_TOKENS`] tokens are not cached.
 
 use std::cell::RefCell;
 use std::hash::Hasher as _;

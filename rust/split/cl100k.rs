@@ -9,7 +9,7 @@ use super::classes::{LETTER, MULTIBYTE, NUMBER};
 use super::cursor::Cursor;
 
 /// The end of the piece that starts at `start` (`start < text.len()`).
-#[allow(clippy::inline_always)]
+#[allow(clippy::inline_always)] // measured: see `split::scan`
 #[inline(always)]
 pub fn piece_end(text: &Cursor<'_>, start: usize) -> usize {
     piece_end_digits::<3>(text, start)
@@ -23,9 +23,10 @@ pub fn piece_end_single_digit(text: &Cursor<'_>, start: usize) -> usize {
 
 /// The scanner itself, with numbers cut into runs of at most `DIGITS` (1 or 3) characters.
 ///
-/// Pieces that start with an ASCII letter, digit or punctuation character (most pieces of English and code) are
-/// decided here from the classes of their first bytes; the rest, and any piece where a byte that decides it is not
-/// ASCII, go to [`piece_end_by_characters`], which follows the pattern character by character.
+/// Pieces that start with an ASCII letter, digit, punctuation character, line break or run of spaces (most pieces
+/// of English and code) are decided here from the classes of their first bytes; the rest, and any piece where a byte
+/// that decides it is not ASCII, go to [`piece_end_by_characters`], which follows the pattern character by
+/// character.
 #[allow(clippy::inline_always)] // measured: see `split::scan`
 #[inline(always)]
 fn piece_end_digits<const DIGITS: usize>(text: &Cursor<'_>, start: usize) -> usize {

@@ -64,18 +64,10 @@ impl<'t> Cursor<'t> {
     /// mostly such runs); the character-by-character loop takes over at the first byte the word test rejects.
     #[inline]
     pub fn run(&self, from: usize, mask: u8) -> usize {
-        let mut end = from;
-        if let Some(in_class) = ascii_words_for(mask) {
-            while let Some(word) = self.text.get(end..end + 8) {
-                let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
-                let outside = !in_class(word) & HIGH_BITS;
-                if outside != 0 {
-                    end += outside.trailing_zeros() as usize / 8;
-                    break;
-                }
-                end += 8;
-            }
-        }
+        let mut end = match ascii_words_for(mask) {
+            Some(in_class) => self.words_in_class(from, in_class).0,
+            None => from,
+        };
         while let Some((_, flags, len)) = self.at(end) {
             if flags & mask == 0 {
                 break;
@@ -89,19 +81,28 @@ impl<'t> Cursor<'t> {
     /// [`NUMBER`], [`UPPER`], [`LOWER`]); the run stops at the first byte that is not ASCII.
     #[inline]
     pub fn ascii_run(&self, from: usize, mask: u8) -> usize {
-        let in_class = ascii_words_for(mask).expect("a class with a word test");
+        let (mut end, stopped) = self.words_in_class(from, ascii_words_for(mask).expect("a class with a word test"));
+        if !stopped {
+            while self.byte_at(end).1 & mask != 0 {
+                end += 1;
+            }
+        }
+        end
+    }
+
+    /// The run from `from` of bytes that `in_class` accepts, eight at a time: its end, and whether a rejected byte
+    /// ends it (else fewer than eight bytes were left to read).
+    #[inline]
+    fn words_in_class(&self, from: usize, in_class: fn(u64) -> u64) -> (usize, bool) {
         let mut end = from;
         while let Some(word) = self.text.get(end..end + 8) {
             let outside = !in_class(u64::from_le_bytes(word.try_into().expect("eight bytes"))) & HIGH_BITS;
             if outside != 0 {
-                return end + outside.trailing_zeros() as usize / 8;
+                return (end + outside.trailing_zeros() as usize / 8, true);
             }
             end += 8;
         }
-        while self.byte_at(end).1 & mask != 0 {
-            end += 1;
-        }
-        end
+        (end, false)
     }
 
     /// The end of `\p{N}{1,3}` (`DIGITS` 3) or `\p{N}` (`DIGITS` 1) from `start`, where an ASCII digit is; `None`

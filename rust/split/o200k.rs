@@ -12,9 +12,10 @@ use super::cursor::Cursor;
 
 /// The end of the piece that starts at `start` (`start < text.len()`).
 ///
-/// Pieces that start with an ASCII letter, digit or punctuation character (most pieces of English and code) are
-/// decided here from the classes of their bytes; the rest, and any piece where a byte that decides it is not
-/// ASCII, go to [`piece_end_by_characters`], which follows the pattern character by character.
+/// Pieces that start with an ASCII letter, digit, punctuation character, line break or run of spaces (most pieces
+/// of English and code) are decided here from the classes of their bytes; the rest, and any piece where a byte
+/// that decides it is not ASCII, go to [`piece_end_by_characters`], which follows the pattern character by
+/// character.
 #[allow(clippy::inline_always)] // measured: see `split::scan`
 #[inline(always)]
 pub fn piece_end(text: &Cursor<'_>, start: usize) -> usize {
