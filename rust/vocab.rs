@@ -108,8 +108,8 @@ impl Vocab {
     #[inline]
     pub fn rank_in(&self, text: &[u8], start: usize, end: usize) -> Option<Rank> {
         match short_key_in(text, start, end) {
-            Some(key) => self.tokens.short.get(key),
-            None => self.rank(&text[start..end]),
+            Some(key) => self.tokens.short_filter.may_contain(key).then(|| self.tokens.short.get(key)).flatten(),
+            None => self.tokens.get_filtered(&text[start..end]),
         }
     }
 
@@ -188,7 +188,9 @@ impl Vocab {
 #[derive(Debug, Clone)]
 pub(crate) struct TokenMap {
     short: PackedTable<u64>,
+    short_filter: KeyFilter,
     medium: PackedTable<[u64; 2]>,
+    medium_filter: KeyFilter,
     long: FxHashMap<Box<[u8]>, Rank>,
 }
 
@@ -203,7 +205,13 @@ impl TokenMap {
                 _ => {}
             }
         }
-        Self { short: PackedTable::for_len(short), medium: PackedTable::for_len(medium), long: FxHashMap::default() }
+        Self {
+            short: PackedTable::for_len(short),
+            short_filter: KeyFilter::for_len(short),
+            medium: PackedTable::for_len(medium),
+            medium_filter: KeyFilter::for_len(medium),
+            long: FxHashMap::default(),
+        }
     }
 
     /// Inlined into every caller with the rare long-token case out of line: as one function, the lookup spent
@@ -220,6 +228,23 @@ impl TokenMap {
         }
     }
 
+    /// [`get`](Self::get) for lookups that mostly miss (a merge's pairs): a short or medium key is first looked for
+    /// in its [`KeyFilter`].
+    #[inline]
+    pub(crate) fn get_filtered(&self, bytes: &[u8]) -> Option<Rank> {
+        match bytes.len() {
+            1..=SHORT_TOKEN_MAX => {
+                let key = pack_short(bytes);
+                self.short_filter.may_contain(key).then(|| self.short.get(key)).flatten()
+            }
+            MEDIUM_TOKEN_MIN..=MEDIUM_TOKEN_MAX => {
+                let key = pack_medium(bytes);
+                self.medium_filter.may_contain(key).then(|| self.medium.get(key)).flatten()
+            }
+            _ => self.get(bytes),
+        }
+    }
+
     #[cold]
     #[inline(never)]
     fn get_long(&self, bytes: &[u8]) -> Option<Rank> {
@@ -229,8 +254,14 @@ impl TokenMap {
     /// Adds a token; each token is inserted once (callers check uniqueness first).
     pub(crate) fn insert(&mut self, bytes: &[u8], rank: Rank) {
         match bytes.len() {
-            ..=SHORT_TOKEN_MAX => self.short.insert(pack_short(bytes), rank),
-            MEDIUM_TOKEN_MIN..=MEDIUM_TOKEN_MAX => self.medium.insert(pack_medium(bytes), rank),
+            ..=SHORT_TOKEN_MAX => {
+                self.short.insert(pack_short(bytes), rank);
+                self.short_filter.insert(pack_short(bytes));
+            }
+            MEDIUM_TOKEN_MIN..=MEDIUM_TOKEN_MAX => {
+                self.medium.insert(pack_medium(bytes), rank);
+                self.medium_filter.insert(pack_medium(bytes));
+            }
             _ => {
                 self.long.insert(bytes.into(), rank);
             }
@@ -336,6 +367,43 @@ impl<K: PackedKey> PackedTable<K> {
             self.len += 1;
         }
         self.slots[at] = (key, rank);
+    }
+}
+
+/// One bit per hash of a packed key, set for the key of every token in a table: the pair lookups of a merge mostly
+/// miss, and most misses end in this bitset (8 bits per token, so it stays in cache: 160 KiB for cl100k_base)
+/// instead of at a slot of the much larger table. Measured (Rust, 6 MB in 4 KiB documents, warm, best of 3, this
+/// 2-core machine): multilingual 28.4 -> 33.6 MB/s with cl100k_base and 23.6 -> 28.9 with o200k_base, English
+/// 102 -> 110; the merge of 1 MiB of random letters, where nearly every pair lookup misses, 13 -> 18 MB/s.
+#[derive(Debug, Clone)]
+struct KeyFilter {
+    words: Box<[u64]>,
+    /// `64 - log2(bits)`.
+    shift: u32,
+}
+
+impl KeyFilter {
+    fn for_len(len: usize) -> Self {
+        let bits = (8 * len).next_power_of_two().max(64);
+        Self { words: vec![0; bits / 64].into_boxed_slice(), shift: 64 - bits.trailing_zeros() }
+    }
+
+    #[inline]
+    #[allow(clippy::cast_possible_truncation)] // the shift leaves at most log2(bits) bits
+    fn bit_of(&self, key: impl PackedKey) -> usize {
+        (key.fold().wrapping_mul(FIBONACCI) >> self.shift) as usize
+    }
+
+    fn insert(&mut self, key: impl PackedKey) {
+        let bit = self.bit_of(key);
+        self.words[bit / 64] |= 1 << (bit % 64);
+    }
+
+    /// False when no token has this key; true for every token's key (and a few others).
+    #[inline]
+    fn may_contain(&self, key: impl PackedKey) -> bool {
+        let bit = self.bit_of(key);
+        self.words[bit / 64] >> (bit % 64) & 1 != 0
     }
 }
 
