@@ -188,7 +188,7 @@ impl Backtracker {
     }
 
     /// Whether merging the bytes of `left` then `right` ends in `[left, right]` (see the module documentation).
-    fn compatible(&self, mut left: Rank, mut right: Rank) -> bool {
+    pub(crate) fn compatible(&self, mut left: Rank, mut right: Rank) -> bool {
         // A boundary pair joining into a token of rank below this would have joined before the current meeting
         // of `left` and `right` ended (none ends the last one).
         let mut ended_by = Rank::MAX;
