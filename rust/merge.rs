@@ -18,10 +18,10 @@
 //! bytes, joined where the tokens on both sides of a seam are compatible (see [`merge_in_chunks`]), else by the
 //! backtracking search of `backtrack.rs`, which finds the same tokens in about linear time without merging; both
 //! use tables built on the first such piece. A vocab whose merges do not go in rank order (no bundled one) uses one
-//! bucket per rank instead (see `RankQueue`). Stale queue entries are skipped when popped: an entry `(rank, start)` is still valid
-//! exactly when the part starting at `start` is alive and its pair with the next part still has that rank (a rank
-//! names one byte string, so equal rank at the same start means the same pair). All forms give the same tokens;
-//! the tests check them against each other.
+//! bucket per rank instead (see `RankQueue`). Stale queue entries are skipped when popped: an entry `(rank, start)`
+//! is still valid exactly when the part starting at `start` is alive and its pair with the next part still has that
+//! rank (a rank names one byte string, so equal rank at the same start means the same pair). All forms give the
+//! same tokens; the tests check them against each other.
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
@@ -38,10 +38,11 @@ pub const LINEAR_THRESHOLD: usize = 32;
 
 /// Pieces up to this many bytes keep their candidate pairs in a binary heap (small enough to stay in cache);
 /// longer ones are merged in chunks (see [`merge_in_chunks`]) or by the backtracking search of `backtrack.rs` (or,
-/// for a vocab that cannot use either, the per-rank buckets of [`RankQueue`]). The search takes fewer instructions than the heap from about 16 bytes up (callgrind,
-/// 300 KB multilingual, cl100k_base: 40 M against 62 M), but its tables are large, and in wall-clock time it lost
-/// on mid-length pieces (6 MB multilingual, o200k_base: 6.0 s against 3.3 s for six passes, cache misses); on long
-/// pieces it wins by far (1 MiB of one letter: 75 MB/s against 7.5, of spaces 190 against 6), and so do chunks.
+/// for a vocab that cannot use either, the per-rank buckets of [`RankQueue`]). The search takes fewer instructions
+/// than the heap from about 16 bytes up (callgrind, 300 KB multilingual, cl100k_base: 40 M against 62 M), but its
+/// tables are large, and in wall-clock time it lost on mid-length pieces (6 MB multilingual, o200k_base: 6.0 s
+/// against 3.3 s for six passes, cache misses); on long pieces it wins by far (1 MiB of one letter: 75 MB/s against
+/// 7.5, of spaces 190 against 6), and so do chunks.
 pub const HEAP_THRESHOLD: usize = 4096;
 
 /// No pair: the two parts do not join into a token.
@@ -112,8 +113,9 @@ const _: () = assert!(2 * CHUNK <= HEAP_THRESHOLD);
 ///
 /// Why not the search alone: it probes a large table for every candidate token and every compatibility step, and
 /// on text unlike the vocab's (random letters, emoji) most probes miss the caches; merging chunks on their own
-/// probed less and was faster (1 MiB of random letters, cl100k_base: 9.5 -> 18 MB/s, emoji 22 -> 51). A chunk
-/// also repeats where the piece does, so `cache` keeps them (1 MiB of "a": 122 MB/s with the search, over 1 GB/s).
+/// probed less and was faster (Rust, 1 MiB as one piece, cl100k_base, measured before the key filters of
+/// `vocab.rs`: random letters 9.9 -> 13.1 MB/s, emoji 22.6 -> 45.5). A chunk also repeats where the piece does, so
+/// `cache` keeps them (1 MiB of "a": 121 MB/s with the search, over 1 GB/s).
 pub(crate) fn merge_in_chunks(
     vocab: &Vocab,
     backtracker: &Backtracker,
@@ -613,6 +615,9 @@ mod tests {
         merge_with_queue(&vocab, &piece, &mut heap, &mut HeapQueue::with_capacity(0), &mut Scratch::default());
         assert_eq!(picked, heap);
         assert_eq!(picked, [264, 263, 262, 261, 260, 258]); // 512 + 256 + 128 + 64 + 32 + 8
+        let mut long = Vec::new();
+        merge_long(&vocab, &piece, &mut long, None);
+        assert_eq!(long, heap, "the search after the chunks gave up");
     }
 
     #[test]
