@@ -98,7 +98,7 @@ impl Vocab {
     pub fn rank(&self, bytes: &[u8]) -> Option<Rank> {
         match bytes {
             [byte] => Some(self.byte_ranks[*byte as usize]),
-            _ => self.tokens.get_filtered(bytes),
+            _ => self.tokens.get(bytes),
         }
     }
 
@@ -108,8 +108,8 @@ impl Vocab {
     #[inline]
     pub fn rank_in(&self, text: &[u8], start: usize, end: usize) -> Option<Rank> {
         match short_key_in(text, start, end) {
-            Some(key) => self.tokens.get_short(key),
-            None => self.tokens.get_filtered(&text[start..end]),
+            Some(key) => self.tokens.short.get(key),
+            None => self.tokens.get(&text[start..end]),
         }
     }
 
@@ -188,9 +188,7 @@ impl Vocab {
 #[derive(Debug, Clone)]
 pub(crate) struct TokenMap {
     short: PackedTable<u64>,
-    short_filter: KeyFilter,
     medium: PackedTable<[u64; 2]>,
-    medium_filter: KeyFilter,
     long: FxHashMap<Box<[u8]>, Rank>,
 }
 
@@ -205,19 +203,12 @@ impl TokenMap {
                 _ => {}
             }
         }
-        Self {
-            short: PackedTable::for_len(short),
-            short_filter: KeyFilter::for_len(short),
-            medium: PackedTable::for_len(medium),
-            medium_filter: KeyFilter::for_len(medium),
-            long: FxHashMap::default(),
-        }
+        Self { short: PackedTable::for_len(short), medium: PackedTable::for_len(medium), long: FxHashMap::default() }
     }
 
-    /// Inlined into every caller with the rare long-token case out of line: as one function, the lookup spent
-    /// more on saving and restoring the registers the long case needs than on probing.
-    #[allow(clippy::inline_always)] // measured: see above
-    #[inline(always)]
+    /// The rare long-token case is out of line: in one function, the lookup spent more on saving and restoring the
+    /// registers it needs than on probing. (Left to the compiler to inline: forced, it was 5% slower.)
+    #[inline]
     pub(crate) fn get(&self, bytes: &[u8]) -> Option<Rank> {
         match bytes.len() {
             // Empty bytes pack to the empty-slot key, and no token is empty.
@@ -226,30 +217,6 @@ impl TokenMap {
             MEDIUM_TOKEN_MIN..=MEDIUM_TOKEN_MAX => self.medium.get(pack_medium(bytes)),
             _ => self.get_long(bytes),
         }
-    }
-
-    /// [`get`](Self::get), with a short or medium key first looked for in its table's [`KeyFilter`]: nearly all of
-    /// a merge's pair lookups miss, and so does a piece's lookup when the piece is not a token; a miss then usually
-    /// ends in the small bitset instead of at a slot of the large table. Measured (English in 4 KiB documents,
-    /// warm, this 2-core machine): filtering the merges' lookups took cl100k_base from 102 to 108 MB/s, filtering
-    /// the pieces' too to 117 (o200k_base: 97 -> 110 from the pieces' alone). (Left to the compiler to inline:
-    /// forced, it was 5% slower.)
-    #[inline]
-    pub(crate) fn get_filtered(&self, bytes: &[u8]) -> Option<Rank> {
-        match bytes.len() {
-            1..=SHORT_TOKEN_MAX => self.get_short(pack_short(bytes)),
-            MEDIUM_TOKEN_MIN..=MEDIUM_TOKEN_MAX => {
-                let key = pack_medium(bytes);
-                self.medium_filter.may_contain(key).then(|| self.medium.get(key)).flatten()
-            }
-            _ => self.get(bytes),
-        }
-    }
-
-    /// The rank of a [`pack_short`] key, through the filter.
-    #[inline]
-    fn get_short(&self, key: u64) -> Option<Rank> {
-        self.short_filter.may_contain(key).then(|| self.short.get(key)).flatten()
     }
 
     #[cold]
@@ -261,14 +228,8 @@ impl TokenMap {
     /// Adds a token; each token is inserted once (callers check uniqueness first).
     pub(crate) fn insert(&mut self, bytes: &[u8], rank: Rank) {
         match bytes.len() {
-            ..=SHORT_TOKEN_MAX => {
-                self.short.insert(pack_short(bytes), rank);
-                self.short_filter.insert(pack_short(bytes));
-            }
-            MEDIUM_TOKEN_MIN..=MEDIUM_TOKEN_MAX => {
-                self.medium.insert(pack_medium(bytes), rank);
-                self.medium_filter.insert(pack_medium(bytes));
-            }
+            ..=SHORT_TOKEN_MAX => self.short.insert(pack_short(bytes), rank),
+            MEDIUM_TOKEN_MIN..=MEDIUM_TOKEN_MAX => self.medium.insert(pack_medium(bytes), rank),
             _ => {
                 self.long.insert(bytes.into(), rank);
             }
@@ -309,15 +270,17 @@ impl PackedKey for [u64; 2] {
 /// 2^64 divided by the golden ratio: multiplying by it spreads every input bit into the top bits.
 const FIBONACCI: u64 = 0x9E37_79B9_7F4A_7C15;
 
-/// Packed tokens -> rank: open addressing with linear probing, at most 70% full.
+/// Packed tokens -> rank: open addressing with linear probing, at most 70% full, behind a [`KeyFilter`].
 ///
 /// A general-purpose map answered a lookup in 65 instructions (callgrind, English, cl100k_base), this one in about
-/// 20. Most lookups that miss end in the [`KeyFilter`] before the table; with that filter, tables filled to 50-70%
-/// ran as fast as the 25-50% before it (English, code, multilingual, random letters: within 2.5%, noise level) in
-/// half the memory (the short-token table of o200k_base: 4 MiB instead of 8).
+/// 20. Most lookups that miss end in the filter; with it, tables filled to 50-70% ran as fast as the 25-50% before
+/// it (English, code, multilingual, random letters: within 2.5%, noise level) in half the memory (the short-token
+/// table of o200k_base: 4 MiB instead of 8).
 #[derive(Debug, Clone)]
 pub(crate) struct PackedTable<K> {
     slots: Box<[(K, Rank)]>,
+    /// Sized for the `len` the table was made for; it stays valid (if fuller) when the table grows past that.
+    filter: KeyFilter,
     len: usize,
     /// `64 - log2(slots.len())`: the hash keeps the top bits of the product.
     shift: u32,
@@ -326,12 +289,17 @@ pub(crate) struct PackedTable<K> {
 impl<K: PackedKey> PackedTable<K> {
     /// An empty table for `len` keys.
     pub(crate) fn for_len(len: usize) -> Self {
-        Self::with_slots((len * 10 / 7 + 1).next_power_of_two().max(16))
+        Self::with_slots((len * 10 / 7 + 1).next_power_of_two().max(16), KeyFilter::for_len(len))
     }
 
-    fn with_slots(slots: usize) -> Self {
+    fn with_slots(slots: usize, filter: KeyFilter) -> Self {
         debug_assert!(slots.is_power_of_two());
-        Self { slots: vec![(K::EMPTY, 0); slots].into_boxed_slice(), len: 0, shift: 64 - slots.trailing_zeros() }
+        Self {
+            slots: vec![(K::EMPTY, 0); slots].into_boxed_slice(),
+            filter,
+            len: 0,
+            shift: 64 - slots.trailing_zeros(),
+        }
     }
 
     /// Fibonacci hashing: the multiply carries every byte of the key into the top bits that pick the slot.
@@ -343,6 +311,9 @@ impl<K: PackedKey> PackedTable<K> {
 
     #[inline]
     pub(crate) fn get(&self, key: K) -> Option<Rank> {
+        if !self.filter.may_contain(key) {
+            return None;
+        }
         let mask = self.slots.len() - 1;
         let mut at = self.slot_of(key);
         loop {
@@ -360,7 +331,7 @@ impl<K: PackedKey> PackedTable<K> {
     /// Sets the rank of `key` (not [`PackedKey::EMPTY`]), replacing any earlier one.
     pub(crate) fn insert(&mut self, key: K, rank: Rank) {
         if 10 * (self.len + 1) > 7 * self.slots.len() {
-            let mut grown = Self::with_slots(self.slots.len() * 2);
+            let mut grown = Self::with_slots(self.slots.len() * 2, self.filter.clone());
             for &(key, rank) in self.slots.iter().filter(|(key, _)| *key != K::EMPTY) {
                 grown.insert(key, rank);
             }
@@ -374,16 +345,18 @@ impl<K: PackedKey> PackedTable<K> {
         if self.slots[at].0 == K::EMPTY {
             self.len += 1;
         }
+        self.filter.insert(key);
         self.slots[at] = (key, rank);
     }
 }
 
-/// One bit per hash of a packed key, set for the key of every token in a table: most lookups that miss (a merge's
-/// pairs, pieces that are not tokens) end in this bitset (8 bits per token, so it stays in cache: 160 KiB for
-/// cl100k_base) instead of at a slot of the much larger table. Measured for the merges' lookups (Rust, 6 MB in
-/// 4 KiB documents, warm, best of 3, this 2-core machine): multilingual 28.4 -> 33.6 MB/s with cl100k_base and
-/// 23.6 -> 28.9 with o200k_base; the merge of 1 MiB of random letters, nearly all misses, 13 -> 18 MB/s. For the
-/// pieces' lookups see [`TokenMap::get_filtered`].
+/// One bit per hash of a packed key, set for the key of every entry of a [`PackedTable`]: most lookups that miss
+/// (a merge's pairs, pieces that are not tokens) end in this bitset (8 bits per key, so it stays in cache: 160 KiB
+/// for cl100k_base's two tables) instead of at a slot of the much larger table. Measured (Rust, 6 MB in 4 KiB
+/// documents, warm, best of 3, this 2-core machine): filtering the merges' lookups, multilingual 28.4 -> 33.6 MB/s
+/// with cl100k_base and 23.6 -> 28.9 with o200k_base, English cl100k_base 102 -> 108, and the merge of 1 MiB of
+/// random letters, nearly all misses, 13 -> 18; filtering the pieces' lookups too, English cl100k_base 108 -> 117
+/// and o200k_base 97 -> 110.
 #[derive(Debug, Clone)]
 struct KeyFilter {
     words: Box<[u64]>,
@@ -658,6 +631,19 @@ mod tests {
         assert!(!vocab.extend_with_token_bytes(b'0'.into(), &mut out));
         assert!(!vocab.extend_with_token_bytes(10_000, &mut out));
         assert_eq!(out.len(), 1 + expected.len());
+    }
+
+    #[test]
+    fn a_table_grown_past_its_size_finds_every_key() {
+        // Made for 600 keys, given 1,000: the table grows, and its filter (sized for 600) must still pass every key.
+        let mut table = PackedTable::<u64>::for_len(600);
+        for key in 1..=1000u64 {
+            table.insert(key * 0x0101_0101, u32::try_from(key).expect("small"));
+        }
+        for key in 1..=1000u64 {
+            assert_eq!(table.get(key * 0x0101_0101), Some(u32::try_from(key).expect("small")), "key {key}");
+        }
+        assert_eq!(table.get(3), None);
     }
 
     #[test]
