@@ -14,7 +14,9 @@
 //! is the fastest form for the short pieces of ordinary text (tiktoken's choice), and quadratic on a long one (a
 //! megabyte of one repeated character is one piece). Pieces longer than [`LINEAR_THRESHOLD`] bytes therefore use a
 //! priority queue of candidate pairs over a linked list of parts (a binary heap), so each merge costs `O(log n)`
-//! at worst and a piece `O(n log n)`. Pieces longer than [`HEAP_THRESHOLD`] are merged in chunks of [`CHUNK`]
+//! at worst and a piece `O(n log n)`. Where the CPU has AVX2, pieces of up to [`KEY_SCAN_THRESHOLD`] bytes use
+//! [`merge_by_key_scan`] instead: each pair's rank and position packed into one integer, and a vectorized minimum
+//! over all of them per merge, `O(n)` per merge but branch-free, eight pairs per instruction. Pieces longer than [`HEAP_THRESHOLD`] are merged in chunks of [`CHUNK`]
 //! bytes, joined where the tokens on both sides of a seam are compatible (see [`merge_in_chunks`]), else by the
 //! backtracking search of `backtrack.rs`, which finds the same tokens in about linear time without merging; both
 //! use tables built on the first such piece. A vocab whose merges do not go in rank order (no bundled one) uses one
@@ -31,7 +33,8 @@ use crate::backtrack::Backtracker;
 use crate::cache::PieceCache;
 use crate::vocab::{Rank, Vocab};
 
-/// Pieces up to this many bytes use the simple rescanning merge; longer ones a queue of candidate pairs.
+/// Pieces up to this many bytes use the simple rescanning merge; longer ones a scan of keys or a queue of candidate
+/// pairs.
 /// Measured with callgrind on 300 KB of the multilingual sample (cl100k_base, encode_ordinary): 190 M instructions
 /// with 128 here and no heap, 173 M with 32, 175 M with 16.
 pub const LINEAR_THRESHOLD: usize = 32;
@@ -47,6 +50,25 @@ pub const HEAP_THRESHOLD: usize = 4096;
 
 /// No pair: the two parts do not join into a token.
 const NO_PAIR: Rank = crate::vocab::NO_RANK;
+
+/// Pieces longer than [`LINEAR_THRESHOLD`] and up to this many bytes go to [`merge_by_key_scan`] where it runs on
+/// AVX2: two chunks of [`merge_in_chunks`] (a chunk and what a seam takes back), whose merges were the heap's
+/// slowest case. Measured with the Rust harness (this 2-core machine, 1 MiB as one document, warm, cl100k_base /
+/// o200k_base) against the heap: random letters 18.5 -> 33 MB/s on cl100k_base (o200k_base cuts them into short
+/// pieces: unchanged), emoji 35 -> 40.5 and 19.5 -> 22.2; English, code and multilingual text within noise (their
+/// pieces are short). A threshold of 128 or 512 bytes made no measurable difference on multilingual text.
+pub const KEY_SCAN_THRESHOLD: usize = 1 << POSITION_BITS;
+
+/// The bits of a [`merge_by_key_scan`] key that hold its pair's position.
+const POSITION_BITS: u32 = 8;
+const POSITION_MASK: u32 = (1 << POSITION_BITS) - 1;
+
+/// No pair in [`merge_by_key_scan`]: above every key, as ranks are below [`MAX_RANK`](crate::vocab::MAX_RANK) there.
+const NO_KEY: u32 = u32::MAX;
+
+// Every rank below MAX_RANK makes a key below NO_KEY.
+const _: () = assert!(((crate::vocab::MAX_RANK - 1) << POSITION_BITS | POSITION_MASK) < NO_KEY);
+const _: () = assert!(2 * CHUNK <= KEY_SCAN_THRESHOLD);
 
 /// Appends the tokens of one piece: the piece itself when it is a token, else its byte-pair merge, taken from
 /// `cache` when the piece was merged recently (and remembered there otherwise).
@@ -83,6 +105,11 @@ pub fn byte_pair_encode(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>) {
         0 => {}
         1 => out.push(vocab.byte_rank(piece[0])),
         n if n <= LINEAR_THRESHOLD => merge_by_rescanning(vocab, piece, out),
+        n if n <= KEY_SCAN_THRESHOLD && vocab.max_rank() < crate::vocab::MAX_RANK => {
+            if !merge_by_key_scan_if_fast(vocab, piece, out) {
+                merge_with_heap(vocab, piece, out);
+            }
+        }
         n if n <= HEAP_THRESHOLD => merge_with_heap(vocab, piece, out),
         _ => merge_long(vocab, piece, out, None),
     }
@@ -100,6 +127,8 @@ fn merge_long(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>, cache: Option<&m
 
 /// Bytes merged at a time by [`merge_in_chunks`]. Measured on 1 MiB pieces (random letters, random emoji; this
 /// 2-core machine, cl100k_base and o200k_base): 64 to 256 within 2%, 32 up to 25% slower (more seams to repair).
+/// Measured again once chunks went to the key scan (whose cost per merge grows with the chunk): 64 up to 6% slower,
+/// 256 29% slower on random letters.
 pub(crate) const CHUNK: usize = 128;
 
 // A chunk merged again with what a seam takes back stays short enough for the heap, never back here.
@@ -160,6 +189,91 @@ pub(crate) fn merge_in_chunks(
         start = end;
     }
     true
+}
+
+/// [`merge_by_key_scan`] compiled for AVX2, when the CPU has it; false (`out` untouched) when it does not. Without
+/// AVX2 the scan measured slower than the heap on emoji (SSE2: 35 -> 30 MB/s, cl100k_base), so the caller keeps
+/// the heap there; other architectures are unmeasured and keep it too.
+#[inline]
+fn merge_by_key_scan_if_fast(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2, checked just above.
+        unsafe { merge_by_key_scan_avx2(vocab, piece, out) };
+        return true;
+    }
+    false
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn merge_by_key_scan_avx2(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>) {
+    merge_by_key_scan(vocab, piece, out);
+}
+
+/// The merge of a piece of 2 to [`KEY_SCAN_THRESHOLD`] bytes by a scan for the smallest key per merge, for vocabs
+/// whose ranks are below [`MAX_RANK`](crate::vocab::MAX_RANK).
+///
+/// Each part, named by its first byte's position, keeps the key `rank << POSITION_BITS | position` of the pair it
+/// starts (its token joined with the next part's), [`NO_KEY`] when there is none or the part was merged away. The
+/// smallest key is the pair to merge: lowest rank, and of equal ranks the leftmost, as the other forms choose. The
+/// keys stay in place (a merged part's key becomes [`NO_KEY`]), so the scan is a plain minimum over one array, which
+/// the compiler vectorizes; inlined into [`merge_by_key_scan_avx2`], eight keys per instruction.
+#[allow(clippy::inline_always)] // the AVX2 copy exists only if the body is inlined into it
+#[inline(always)]
+#[allow(clippy::cast_possible_truncation)] // positions are below KEY_SCAN_THRESHOLD, 256
+pub(crate) fn merge_by_key_scan(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>) {
+    let n = piece.len();
+    debug_assert!((2..=KEY_SCAN_THRESHOLD).contains(&n) && vocab.max_rank() < crate::vocab::MAX_RANK);
+    let key = |rank: Rank, position: usize| match rank {
+        NO_PAIR => NO_KEY,
+        rank => rank << POSITION_BITS | position as u32,
+    };
+    // Pairs are looked up in a copy with eight spare bytes, as in `merge_by_rescanning`.
+    let mut padded = [0; KEY_SCAN_THRESHOLD + 8];
+    padded[..n].copy_from_slice(piece);
+    let mut keys = [NO_KEY; KEY_SCAN_THRESHOLD];
+    let mut tokens = [0; KEY_SCAN_THRESHOLD];
+    // The positions of the next and previous parts of each live part (`n` after the last, wrapped before the first).
+    let mut next = [0u16; KEY_SCAN_THRESHOLD];
+    let mut prev = [0u16; KEY_SCAN_THRESHOLD];
+    for (at, &byte) in piece.iter().enumerate() {
+        tokens[at] = vocab.byte_rank(byte);
+        next[at] = at as u16 + 1;
+        prev[at] = at.wrapping_sub(1) as u16;
+        if let Some(&second) = piece.get(at + 1) {
+            keys[at] = key(vocab.byte_pair_rank(byte, second), at);
+        }
+    }
+    let keys = &mut keys[..n];
+    let pair_key = |start: usize, end: usize| key(vocab.rank_in(&padded, start, end).unwrap_or(NO_PAIR), start);
+    loop {
+        let smallest = keys.iter().fold(NO_KEY, |smallest, &key| smallest.min(key));
+        if smallest == NO_KEY {
+            break;
+        }
+        let at = (smallest & POSITION_MASK) as usize;
+        let merged = usize::from(next[at]);
+        let after = usize::from(next[merged]);
+        tokens[at] = smallest >> POSITION_BITS;
+        keys[merged] = NO_KEY;
+        next[at] = after as u16;
+        keys[at] = if after < n {
+            prev[after] = at as u16;
+            pair_key(at, usize::from(next[after]))
+        } else {
+            NO_KEY
+        };
+        if at > 0 {
+            let before = usize::from(prev[at]);
+            keys[before] = pair_key(before, after);
+        }
+    }
+    let mut at = 0;
+    while at < n {
+        out.push(tokens[at]);
+        at = usize::from(next[at]);
+    }
 }
 
 /// The simple merge; also the reference the other forms are tested against.
@@ -498,7 +612,8 @@ mod tests {
         Vocab::from_ranks(bytes.chain(tokens)).expect("valid test vocab")
     }
 
-    /// The merge by rescanning, and the merge with each queue (checked equal to each other).
+    /// The merge by rescanning, and the merge with each queue (checked equal to each other and, for pieces it
+    /// takes, to the key scan).
     fn both(vocab: &Vocab, piece: &[u8]) -> (Vec<Rank>, Vec<Rank>) {
         let (mut simple, mut heap, mut buckets) = (Vec::new(), Vec::new(), Vec::new());
         if piece.len() > 1 {
@@ -513,6 +628,15 @@ mod tests {
             );
         }
         assert_eq!(heap, buckets, "piece {:?}", String::from_utf8_lossy(piece));
+        if (2..=KEY_SCAN_THRESHOLD).contains(&piece.len()) {
+            let mut scanned = Vec::new();
+            merge_by_key_scan(vocab, piece, &mut scanned);
+            assert_eq!(scanned, heap, "key scan, piece {:?}", String::from_utf8_lossy(piece));
+            let mut fast = Vec::new();
+            if merge_by_key_scan_if_fast(vocab, piece, &mut fast) {
+                assert_eq!(fast, heap, "vectorized key scan, piece {:?}", String::from_utf8_lossy(piece));
+            }
+        }
         // The form `byte_pair_encode` picks, in this thread's reused buffers for the pieces that go to the heap.
         let mut picked = Vec::new();
         byte_pair_encode(vocab, piece, &mut picked);
