@@ -11,12 +11,13 @@
 //! # Cost
 //!
 //! For a piece of `n` bytes and `m` merges, the simple form rescans all pairs after each merge: `O(n * m)`, which
-//! is the fastest form for the short pieces of ordinary text (tiktoken's choice), and quadratic on a long one (a
-//! megabyte of one repeated character is one piece). Pieces longer than [`LINEAR_THRESHOLD`] bytes therefore use a
-//! priority queue of candidate pairs over a linked list of parts (a binary heap), so each merge costs `O(log n)`
+//! is the fastest scalar form for the short pieces of ordinary text (tiktoken's choice), and quadratic on a long one
+//! (a megabyte of one repeated character is one piece). Pieces longer than [`LINEAR_THRESHOLD`] bytes therefore use
+//! a priority queue of candidate pairs over a linked list of parts (a binary heap), so each merge costs `O(log n)`
 //! at worst and a piece `O(n log n)`. Where the CPU has AVX2, pieces of up to [`KEY_SCAN_THRESHOLD`] bytes use
-//! [`merge_by_key_scan`] instead: each pair's rank and position packed into one integer, and a vectorized minimum
-//! over all of them per merge, `O(n)` per merge but branch-free, eight pairs per instruction. Pieces longer than [`HEAP_THRESHOLD`] are merged in chunks of [`CHUNK`]
+//! [`merge_by_key_scan`] instead of both: each pair's rank and position packed into one integer, and a vectorized
+//! minimum over all of them per merge, `O(n)` per merge but without branches, eight pairs per instruction. Pieces
+//! longer than [`HEAP_THRESHOLD`] are merged in chunks of [`CHUNK`]
 //! bytes, joined where the tokens on both sides of a seam are compatible (see [`merge_in_chunks`]), else by the
 //! backtracking search of `backtrack.rs`, which finds the same tokens in about linear time without merging; both
 //! use tables built on the first such piece. A vocab whose merges do not go in rank order (no bundled one) uses one
@@ -33,9 +34,8 @@ use crate::backtrack::Backtracker;
 use crate::cache::PieceCache;
 use crate::vocab::{Rank, Vocab};
 
-/// Pieces up to this many bytes use the simple rescanning merge; longer ones a scan of keys or a queue of candidate
-/// pairs.
-/// Measured with callgrind on 300 KB of the multilingual sample (cl100k_base, encode_ordinary): 190 M instructions
+/// Pieces up to this many bytes use the simple rescanning merge where the key scan does not run; longer ones a queue
+/// of candidate pairs. Measured with callgrind on 300 KB of the multilingual sample (cl100k_base, encode_ordinary): 190 M instructions
 /// with 128 here and no heap, 173 M with 32, 175 M with 16.
 pub const LINEAR_THRESHOLD: usize = 32;
 
@@ -51,23 +51,27 @@ pub const HEAP_THRESHOLD: usize = 4096;
 /// No pair: the two parts do not join into a token.
 const NO_PAIR: Rank = crate::vocab::NO_RANK;
 
-/// Pieces longer than [`LINEAR_THRESHOLD`] and up to this many bytes go to [`merge_by_key_scan`] where it runs on
-/// AVX2: two chunks of [`merge_in_chunks`] (a chunk and what a seam takes back), whose merges were the heap's
-/// slowest case. Measured with the Rust harness (this 2-core machine, 1 MiB as one document, warm, cl100k_base /
-/// o200k_base) against the heap: random letters 18.5 -> 33 MB/s on cl100k_base (o200k_base cuts them into short
-/// pieces: unchanged), emoji 35 -> 40.5 and 19.5 -> 22.2; English, code and multilingual text within noise (their
-/// pieces are short). A threshold of 128 or 512 bytes made no measurable difference on multilingual text.
+/// Pieces up to this many bytes go to [`merge_by_key_scan`] where it runs on AVX2, instead of the rescanning merge
+/// and the heap: up to two chunks of [`merge_in_chunks`] (a chunk and what a seam takes back), whose merges were the
+/// heap's slowest case. Measured with the Rust harness (this 2-core machine, warm, best of 2 or 3; cl100k_base /
+/// o200k_base): with the key scan for pieces of 33 bytes and more, against the heap, 1 MiB as one document: random
+/// letters 18.5 -> 33 MB/s on cl100k_base (o200k_base cuts them into short pieces: unchanged), emoji 35 -> 40.5
+/// and 19.5 -> 22.2, English, code and multilingual text within noise; then for shorter pieces too, against the
+/// rescanning merge, 6 MB in 4 KiB documents: multilingual 34.4 -> 36.6 and 29.8 -> 31.9, English and code within
+/// 1%, random letters and emoji 3-5% faster. A threshold of 128 or 512 bytes made no measurable difference on
+/// multilingual text.
 pub const KEY_SCAN_THRESHOLD: usize = 1 << POSITION_BITS;
 
 /// The bits of a [`merge_by_key_scan`] key that hold its pair's position.
 const POSITION_BITS: u32 = 8;
 const POSITION_MASK: u32 = (1 << POSITION_BITS) - 1;
 
-/// No pair in [`merge_by_key_scan`]: above every key, as ranks are below [`MAX_RANK`](crate::vocab::MAX_RANK) there.
+/// No pair in [`merge_by_key_scan`]: above every key.
 const NO_KEY: u32 = u32::MAX;
 
-// Every rank below MAX_RANK makes a key below NO_KEY.
-const _: () = assert!(((crate::vocab::MAX_RANK - 1) << POSITION_BITS | POSITION_MASK) < NO_KEY);
+// Every rank, at every position a pair can start at (the last part starts none), makes a key below NO_KEY.
+#[allow(clippy::cast_possible_truncation)] // 254
+const _: () = assert!((crate::vocab::MAX_RANK << POSITION_BITS | (KEY_SCAN_THRESHOLD - 2) as u32) < NO_KEY);
 const _: () = assert!(2 * CHUNK <= KEY_SCAN_THRESHOLD);
 
 /// Appends the tokens of one piece: the piece itself when it is a token, else its byte-pair merge, taken from
@@ -104,12 +108,8 @@ pub fn byte_pair_encode(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>) {
     match piece.len() {
         0 => {}
         1 => out.push(vocab.byte_rank(piece[0])),
+        n if n <= KEY_SCAN_THRESHOLD && merge_by_key_scan_if_fast(vocab, piece, out) => {}
         n if n <= LINEAR_THRESHOLD => merge_by_rescanning(vocab, piece, out),
-        n if n <= KEY_SCAN_THRESHOLD && vocab.max_rank() < crate::vocab::MAX_RANK => {
-            if !merge_by_key_scan_if_fast(vocab, piece, out) {
-                merge_with_heap(vocab, piece, out);
-            }
-        }
         n if n <= HEAP_THRESHOLD => merge_with_heap(vocab, piece, out),
         _ => merge_long(vocab, piece, out, None),
     }
@@ -191,28 +191,38 @@ pub(crate) fn merge_in_chunks(
     true
 }
 
-/// [`merge_by_key_scan`] compiled for AVX2, when the CPU has it; false (`out` untouched) when it does not. Without
-/// AVX2 the scan measured slower than the heap on emoji (SSE2: 35 -> 30 MB/s, cl100k_base), so the caller keeps
-/// the heap there; other architectures are unmeasured and keep it too.
+/// [`merge_by_key_scan`] compiled for AVX2, when the CPU has it; false (`out` untouched) otherwise. Without AVX2
+/// the scan measured slower than the heap on emoji (SSE2: 35 -> 30 MB/s, cl100k_base), so the caller keeps the
+/// rescanning merge and the heap there; other architectures are unmeasured and keep them too.
 #[inline]
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
 fn merge_by_key_scan_if_fast(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>) -> bool {
     #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2, checked just above.
-        unsafe { merge_by_key_scan_avx2(vocab, piece, out) };
+        unsafe {
+            if piece.len() <= LINEAR_THRESHOLD {
+                merge_by_key_scan_avx2::<{ LINEAR_THRESHOLD + 8 }>(vocab, piece, out);
+            } else {
+                merge_by_key_scan_avx2::<{ KEY_SCAN_THRESHOLD + 8 }>(vocab, piece, out);
+            }
+        }
         return true;
     }
     false
 }
 
+/// [`merge_by_key_scan`] with AVX2, in buffers of `SIZE` (a piece of up to `SIZE - 8` bytes). Short pieces get small
+/// buffers: with the large ones for every piece, the scan was no faster than the rescanning merge on English (115
+/// against 117 MB/s), where the small ones are level with it and faster on multilingual text.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn merge_by_key_scan_avx2(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>) {
-    merge_by_key_scan(vocab, piece, out);
+fn merge_by_key_scan_avx2<const SIZE: usize>(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>) {
+    merge_by_key_scan::<SIZE>(vocab, piece, out);
 }
 
-/// The merge of a piece of 2 to [`KEY_SCAN_THRESHOLD`] bytes by a scan for the smallest key per merge, for vocabs
-/// whose ranks are below [`MAX_RANK`](crate::vocab::MAX_RANK).
+/// The merge of a piece of 2 to [`KEY_SCAN_THRESHOLD`] bytes (and at most `SIZE - 8`) by a scan for the smallest
+/// key per merge.
 ///
 /// Each part, named by its first byte's position, keeps the key `rank << POSITION_BITS | position` of the pair it
 /// starts (its token joined with the next part's), [`NO_KEY`] when there is none or the part was merged away. The
@@ -222,21 +232,21 @@ fn merge_by_key_scan_avx2(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>) {
 #[allow(clippy::inline_always)] // the AVX2 copy exists only if the body is inlined into it
 #[inline(always)]
 #[allow(clippy::cast_possible_truncation)] // positions are below KEY_SCAN_THRESHOLD, 256
-pub(crate) fn merge_by_key_scan(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>) {
+pub(crate) fn merge_by_key_scan<const SIZE: usize>(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>) {
     let n = piece.len();
-    debug_assert!((2..=KEY_SCAN_THRESHOLD).contains(&n) && vocab.max_rank() < crate::vocab::MAX_RANK);
+    debug_assert!((2..=KEY_SCAN_THRESHOLD.min(SIZE - 8)).contains(&n));
     let key = |rank: Rank, position: usize| match rank {
         NO_PAIR => NO_KEY,
         rank => rank << POSITION_BITS | position as u32,
     };
     // Pairs are looked up in a copy with eight spare bytes, as in `merge_by_rescanning`.
-    let mut padded = [0; KEY_SCAN_THRESHOLD + 8];
+    let mut padded = [0; SIZE];
     padded[..n].copy_from_slice(piece);
-    let mut keys = [NO_KEY; KEY_SCAN_THRESHOLD];
-    let mut tokens = [0; KEY_SCAN_THRESHOLD];
+    let mut keys = [NO_KEY; SIZE];
+    let mut tokens = [0; SIZE];
     // The positions of the next and previous parts of each live part (`n` after the last, wrapped before the first).
-    let mut next = [0u16; KEY_SCAN_THRESHOLD];
-    let mut prev = [0u16; KEY_SCAN_THRESHOLD];
+    let mut next = [0u16; SIZE];
+    let mut prev = [0u16; SIZE];
     for (at, &byte) in piece.iter().enumerate() {
         tokens[at] = vocab.byte_rank(byte);
         next[at] = at as u16 + 1;
@@ -630,7 +640,7 @@ mod tests {
         assert_eq!(heap, buckets, "piece {:?}", String::from_utf8_lossy(piece));
         if (2..=KEY_SCAN_THRESHOLD).contains(&piece.len()) {
             let mut scanned = Vec::new();
-            merge_by_key_scan(vocab, piece, &mut scanned);
+            merge_by_key_scan::<{ KEY_SCAN_THRESHOLD + 8 }>(vocab, piece, &mut scanned);
             assert_eq!(scanned, heap, "key scan, piece {:?}", String::from_utf8_lossy(piece));
             let mut fast = Vec::new();
             if merge_by_key_scan_if_fast(vocab, piece, &mut fast) {
