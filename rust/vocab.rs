@@ -105,7 +105,13 @@ impl Vocab {
     /// The rank of `text[start..end]`, if it is a token: [`rank`](Self::rank), reading the bytes of up to seven in
     /// one load when the text has eight bytes from `start` (the merges look their pairs up in a copy of the piece
     /// with spare bytes at the end), where packing the bytes alone branches on their length.
-    #[inline]
+    ///
+    /// Always inlined: the merges call it for every pair, and left to itself the compiler kept it out of line.
+    /// Measured inlined (Rust harness, 6 MB in 4 KiB documents, warm, best of 3, this 2-core machine): o200k_base
+    /// English 105.0 -> 109.7 MB/s, code 111.5 -> 116.6, multilingual 31.9 -> 33.0; cl100k_base multilingual 36.4 ->
+    /// 37.7, English and code 1-2% slower.
+    #[allow(clippy::inline_always)] // measured: see above
+    #[inline(always)]
     pub fn rank_in(&self, text: &[u8], start: usize, end: usize) -> Option<Rank> {
         match short_key_in(text, start, end) {
             Some(key) => self.tokens.short.get(key),
