@@ -66,7 +66,7 @@ fn piece_end_digits<const DIGITS: usize>(text: &Cursor<'_>, start: usize) -> usi
 /// [`piece_end_digits`] character by character: any piece.
 #[inline(never)]
 fn piece_end_by_characters<const DIGITS: usize>(text: &Cursor<'_>, start: usize) -> usize {
-    let (first, flags, len) = text.at(start).expect("start is inside the text");
+    let (first, flags, len) = text.char_at(start).expect("start is inside the text");
     // '(?i:[sdmt]|ll|ve|re)
     if first == '\'' {
         if let Some(end) = contraction(text, start + 1) {
@@ -78,7 +78,7 @@ fn piece_end_by_characters<const DIGITS: usize>(text: &Cursor<'_>, start: usize)
         return text.run(start, LETTER);
     }
     if flags & NUMBER == 0 && first != '\r' && first != '\n' {
-        if let Some((_, next, _)) = text.at(start + len) {
+        if let Some((_, next, _)) = text.char_at(start + len) {
             if next & LETTER != 0 {
                 return text.run(start + len, LETTER);
             }

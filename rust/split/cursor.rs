@@ -44,8 +44,26 @@ impl<'t> Cursor<'t> {
         }
     }
 
+    /// [`at`](Self::at) with the decoding of other characters inlined too, for the loops over non-ASCII text (which
+    /// are themselves kept out of the ASCII paths).
+    #[allow(clippy::inline_always)] // the point of this function
+    #[inline(always)]
+    pub fn char_at(&self, at: usize) -> Option<(char, u8, usize)> {
+        let &first = self.text.get(at)?;
+        if first < 0x80 {
+            return Some((char::from(first), self.classes.of_byte(first), 1));
+        }
+        Some(self.decode_inline(at, first))
+    }
+
     #[inline(never)]
     fn decode(&self, at: usize, first: u8) -> (char, u8, usize) {
+        self.decode_inline(at, first)
+    }
+
+    #[allow(clippy::inline_always)] // see `char_at`
+    #[inline(always)]
+    fn decode_inline(&self, at: usize, first: u8) -> (char, u8, usize) {
         // The bytes come from a `&str`, so they are valid UTF-8 and `at` starts a character: the continuation
         // bytes exist. Spelled out per length (measured: the general fold cost twice as much).
         let byte = |offset: usize| u32::from(self.text[at + offset] & 0x3F);
@@ -61,14 +79,35 @@ impl<'t> Cursor<'t> {
     /// The end of the run, from `from`, of characters with any of the flags in `mask`.
     ///
     /// Runs of ASCII letters or digits are read eight bytes at a time first (the pieces of English and code are
-    /// mostly such runs); the character-by-character loop takes over at the first byte the word test rejects.
+    /// mostly such runs), then byte by byte; [`char_run`](Self::char_run) takes over at the first non-ASCII byte.
     #[inline]
     pub fn run(&self, from: usize, mask: u8) -> usize {
         let mut end = match ascii_words_for(mask) {
             Some(in_class) => self.words_in_class(from, in_class).0,
             None => from,
         };
-        while let Some((_, flags, len)) = self.at(end) {
+        while let Some(&byte) = self.text.get(end) {
+            if byte >= 0x80 {
+                return self.char_run(end, mask);
+            }
+            if self.classes.of_byte(byte) & mask == 0 {
+                break;
+            }
+            end += 1;
+        }
+        end
+    }
+
+    /// [`run`](Self::run) character by character, in one call rather than a decoding call per non-ASCII character.
+    /// Measured with cl100k_base's scanner using it (this 2-core machine, 6 MB in 4 KiB documents, best of 3): the
+    /// split alone of multilingual text 170 -> 216 MB/s; through Python (`encode_to_numpy`) multilingual 35.5 ->
+    /// 37.5 MB/s, English 94.6 -> 96.4. o200k_base's scanner, which reaches it only from its character-level path,
+    /// measured 2% slower on English and code and 1% faster on multilingual text in the same runs, though its fast
+    /// path is unchanged (code layout; switching its character-level runs over too did not recover it).
+    #[inline(never)]
+    fn char_run(&self, from: usize, mask: u8) -> usize {
+        let mut end = from;
+        while let Some((_, flags, len)) = self.char_at(end) {
             if flags & mask == 0 {
                 break;
             }
