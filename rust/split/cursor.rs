@@ -27,11 +27,7 @@ impl<'t> Cursor<'t> {
     #[allow(clippy::inline_always)] // measured: see above
     #[inline(always)]
     pub fn at(&self, at: usize) -> Option<(char, u8, usize)> {
-        let &first = self.text.get(at)?;
-        if first < 0x80 {
-            return Some((char::from(first), self.classes.of_byte(first), 1));
-        }
-        Some(self.decode(at, first))
+        self.char_decoded::<false>(at)
     }
 
     /// The byte at `at` and its flags ([`Classes::of_byte`]); [`MULTIBYTE`] alone at the end of the text.
@@ -49,11 +45,18 @@ impl<'t> Cursor<'t> {
     #[allow(clippy::inline_always)] // the point of this function
     #[inline(always)]
     pub fn char_at(&self, at: usize) -> Option<(char, u8, usize)> {
+        self.char_decoded::<true>(at)
+    }
+
+    /// [`at`](Self::at) (`INLINE` false) or [`char_at`](Self::char_at) (true).
+    #[allow(clippy::inline_always)] // both are always inlined
+    #[inline(always)]
+    fn char_decoded<const INLINE: bool>(&self, at: usize) -> Option<(char, u8, usize)> {
         let &first = self.text.get(at)?;
         if first < 0x80 {
             return Some((char::from(first), self.classes.of_byte(first), 1));
         }
-        Some(self.decode_inline(at, first))
+        Some(if INLINE { self.decode_inline(at, first) } else { self.decode(at, first) })
     }
 
     #[inline(never)]
