@@ -64,6 +64,7 @@ pub const KEY_SCAN_THRESHOLD: usize = 1 << POSITION_BITS;
 
 /// The bits of a [`merge_by_key_scan`] key that hold its pair's position.
 const POSITION_BITS: u32 = 8;
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // see `merge_by_key_scan`
 const POSITION_MASK: u32 = (1 << POSITION_BITS) - 1;
 
 /// No pair in [`merge_by_key_scan`]: above every key.
@@ -194,10 +195,9 @@ pub(crate) fn merge_in_chunks(
 /// [`merge_by_key_scan`] compiled for AVX2, when the CPU has it; false (`out` untouched) otherwise. Without AVX2
 /// the scan measured slower than the heap on emoji (SSE2: 35 -> 30 MB/s, cl100k_base), so the caller keeps the
 /// rescanning merge and the heap there; other architectures are unmeasured and keep them too.
+#[cfg(target_arch = "x86_64")]
 #[inline]
-#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
 fn merge_by_key_scan_if_fast(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>) -> bool {
-    #[cfg(target_arch = "x86_64")]
     if std::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2, checked just above.
         unsafe {
@@ -209,6 +209,13 @@ fn merge_by_key_scan_if_fast(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>) -
         }
         return true;
     }
+    false
+}
+
+/// Elsewhere: the rescanning merge and the heap (see the x86-64 version).
+#[cfg(not(target_arch = "x86_64"))]
+#[allow(clippy::ptr_arg)] // the signature of the x86-64 version, whose merge appends to `out`
+fn merge_by_key_scan_if_fast(_vocab: &Vocab, _piece: &[u8], _out: &mut Vec<Rank>) -> bool {
     false
 }
 
@@ -232,6 +239,7 @@ fn merge_by_key_scan_avx2<const SIZE: usize>(vocab: &Vocab, piece: &[u8], out: &
 #[allow(clippy::inline_always)] // the AVX2 copy exists only if the body is inlined into it
 #[inline(always)]
 #[allow(clippy::cast_possible_truncation)] // positions are below KEY_SCAN_THRESHOLD, 256
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // there only the tests run it
 pub(crate) fn merge_by_key_scan<const SIZE: usize>(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>) {
     let n = piece.len();
     debug_assert!((2..=KEY_SCAN_THRESHOLD.min(SIZE - 8)).contains(&n));
