@@ -42,7 +42,7 @@ pub struct Vocab {
 /// Tokens up to this long are decoded by a fixed-size copy; the decode table has this many spare bytes at its end.
 const DECODE_CHUNK: usize = 16;
 
-/// No token: the entry of [`Vocab::pair_rank`]'s table for a byte pair that is not a token.
+/// No token: the entry of [`Vocab::byte_pair_rank`]'s table for a byte pair that is not a token.
 pub const NO_RANK: Rank = Rank::MAX;
 
 impl Vocab {
