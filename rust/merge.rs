@@ -10,21 +10,20 @@
 //!
 //! # Cost
 //!
-//! For a piece of `n` bytes and `m` merges, the simple form rescans all pairs after each merge: `O(n * m)`, which
-//! is the fastest scalar form for the short pieces of ordinary text (tiktoken's choice), and quadratic on a long one
-//! (a megabyte of one repeated character is one piece). Pieces longer than [`LINEAR_THRESHOLD`] bytes therefore use
-//! a priority queue of candidate pairs over a linked list of parts (a binary heap), so each merge costs `O(log n)`
-//! at worst and a piece `O(n log n)`. Where the CPU has AVX2, pieces of up to [`KEY_SCAN_THRESHOLD`] bytes use
+//! For a piece of `n` bytes and `m` merges, the simple form rescans all pairs after each merge: `O(n * m)`, which is
+//! the fastest scalar form for the short pieces of ordinary text (tiktoken's choice), and quadratic on a long one (a
+//! megabyte of one repeated character is one piece). Pieces longer than [`LINEAR_THRESHOLD`] bytes therefore use a
+//! priority queue of candidate pairs over a linked list of parts (a binary heap), so each merge costs `O(log n)` at
+//! worst and a piece `O(n log n)`. Where the CPU has AVX2, pieces of up to [`KEY_SCAN_THRESHOLD`] bytes use
 //! [`merge_by_key_scan`] instead of both: each pair's rank and position packed into one integer, and a vectorized
 //! minimum over all of them per merge, `O(n)` per merge but without branches, eight pairs per instruction. Pieces
-//! longer than [`HEAP_THRESHOLD`] are merged in chunks of [`CHUNK`]
-//! bytes, joined where the tokens on both sides of a seam are compatible (see [`merge_in_chunks`]), else by the
-//! backtracking search of `backtrack.rs`, which finds the same tokens in about linear time without merging; both
-//! use tables built on the first such piece. A vocab whose merges do not go in rank order (no bundled one) uses one
-//! bucket per rank instead (see `RankQueue`). Stale queue entries are skipped when popped: an entry `(rank, start)`
-//! is still valid exactly when the part starting at `start` is alive and its pair with the next part still has that
-//! rank (a rank names one byte string, so equal rank at the same start means the same pair). All forms give the
-//! same tokens; the tests check them against each other.
+//! longer than [`HEAP_THRESHOLD`] are merged in chunks of [`CHUNK`] bytes, joined where the tokens on both sides of a
+//! seam are compatible (see [`merge_in_chunks`]), else by the backtracking search of `backtrack.rs`, which finds the
+//! same tokens in about linear time without merging; both use tables built on the first such piece. A vocab whose
+//! merges do not go in rank order (no bundled one) uses one bucket per rank instead (see `RankQueue`). Stale queue
+//! entries are skipped when popped: an entry `(rank, start)` is still valid exactly when the part starting at `start`
+//! is alive and its pair with the next part still has that rank (a rank names one byte string, so equal rank at the
+//! same start means the same pair). All forms give the same tokens; the tests check them against each other.
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
@@ -35,8 +34,8 @@ use crate::cache::PieceCache;
 use crate::vocab::{Rank, Vocab};
 
 /// Pieces up to this many bytes use the simple rescanning merge where the key scan does not run; longer ones a queue
-/// of candidate pairs. Measured with callgrind on 300 KB of the multilingual sample (cl100k_base, encode_ordinary): 190 M instructions
-/// with 128 here and no heap, 173 M with 32, 175 M with 16.
+/// of candidate pairs. Measured with callgrind on 300 KB of the multilingual sample (cl100k_base, encode_ordinary):
+/// 190 M instructions with 128 here and no heap, 173 M with 32, 175 M with 16.
 pub const LINEAR_THRESHOLD: usize = 32;
 
 /// Pieces up to this many bytes keep their candidate pairs in a binary heap (small enough to stay in cache);
