@@ -128,7 +128,7 @@ fn merge_long(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>, cache: Option<&m
 /// Bytes merged at a time by [`merge_in_chunks`]. Measured on 1 MiB pieces (random letters, random emoji; this
 /// 2-core machine, cl100k_base and o200k_base): 64 to 256 within 2%, 32 up to 25% slower (more seams to repair).
 /// Measured again once chunks went to the key scan (whose cost per merge grows with the chunk): 64 up to 6% slower,
-/// 256 29% slower on random letters.
+/// 256 27% slower on random letters.
 pub(crate) const CHUNK: usize = 128;
 
 // A chunk merged again with what a seam takes back stays short enough for the heap, never back here.
