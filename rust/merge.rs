@@ -72,7 +72,6 @@ const NO_KEY: u32 = u32::MAX;
 // Every rank, at every position a pair can start at (the last part starts none), makes a key below NO_KEY.
 #[allow(clippy::cast_possible_truncation)] // 254
 const _: () = assert!((crate::vocab::MAX_RANK << POSITION_BITS | (KEY_SCAN_THRESHOLD - 2) as u32) < NO_KEY);
-const _: () = assert!(2 * CHUNK <= KEY_SCAN_THRESHOLD);
 
 /// Appends the tokens of one piece: the piece itself when it is a token, else its byte-pair merge, taken from
 /// `cache` when the piece was merged recently (and remembered there otherwise).
@@ -131,8 +130,9 @@ fn merge_long(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>, cache: Option<&m
 /// 256 27% slower on random letters.
 pub(crate) const CHUNK: usize = 128;
 
-// A chunk merged again with what a seam takes back stays short enough for the heap, never back here.
-const _: () = assert!(2 * CHUNK <= HEAP_THRESHOLD);
+// A chunk merged again with what a seam takes back stays short enough for the key scan and the heap, never back
+// here.
+const _: () = assert!(2 * CHUNK <= KEY_SCAN_THRESHOLD && KEY_SCAN_THRESHOLD <= HEAP_THRESHOLD);
 
 /// The merge of a long piece, [`CHUNK`] bytes at a time, each chunk kept when its first token is compatible with
 /// the token before it: by the fact `backtrack.rs` is built on, a spelling of the piece by reachable tokens with
