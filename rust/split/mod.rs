@@ -2,10 +2,12 @@
 //!
 //! Three engines, one behaviour. The patterns of the bundled encodings run on hand-written scanners (`r50k.rs`,
 //! `cl100k.rs`, `o200k.rs`), which read each character's classes from one table built from the pinned Unicode data
-//! (`classes.rs`). Any other pattern runs on a regex engine (`regex.rs`): a linear-time automaton for patterns whose
-//! rewrite is known, fancy-regex (tiktoken's engine) for the rest. The tests below and `tests/test_split.py` check
-//! the scanners against both regex engines; `tests/test_unicode.py` checks every code point against tiktoken.
+//! (`classes.rs`); on ASCII text, cl100k_base's pattern runs 64 bytes at a time from bitmasks (`blocks.rs`). Any
+//! other pattern runs on a regex engine (`regex.rs`): a linear-time automaton for patterns whose rewrite is known,
+//! fancy-regex (tiktoken's engine) for the rest. The tests below and `tests/test_split.py` check the scanners
+//! against both regex engines; `tests/test_unicode.py` checks every code point against tiktoken.
 
+mod blocks;
 mod cl100k;
 mod classes;
 mod cursor;
@@ -93,10 +95,12 @@ impl Splitter {
         match self {
             Self::Regex(regex) => return regex.for_each_piece(text, on_piece),
             Self::Scanner(Scanner::R50k) => scan(text, |text, start| r50k::piece_end(text, start), on_piece),
-            Self::Scanner(Scanner::Cl100k) => scan(text, |text, start| cl100k::piece_end(text, start), on_piece),
+            Self::Scanner(Scanner::Cl100k) => {
+                blocks::scan::<3>(text, |text, start| cl100k::piece_end(text, start), on_piece);
+            }
             Self::Scanner(Scanner::O200k) => scan(text, |text, start| o200k::piece_end(text, start), on_piece),
             Self::Scanner(Scanner::Qwen2) => {
-                scan(text, |text, start| cl100k::piece_end_single_digit(text, start), on_piece);
+                blocks::scan::<1>(text, |text, start| cl100k::piece_end_single_digit(text, start), on_piece);
             }
         }
         Ok(())
