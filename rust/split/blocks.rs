@@ -1,37 +1,45 @@
-//! cl100k_base's split pattern on 64 bytes of ASCII at a time: the piece starts of a block computed from bitmasks
-//! of its bytes' classes, instead of a branch per piece.
+//! The split patterns of cl100k_base and o200k_base on 64 bytes of ASCII at a time: the piece starts of a block
+//! computed from bitmasks of its bytes' classes, instead of a branch per piece.
 //!
-//! The scanner of `cl100k.rs` decides each piece from its first bytes, with branches that the CPU mispredicts about
-//! once a piece. Here each class of the block's bytes (letter, digit, white space, ...) is one 64-bit mask (SSE2
-//! compares, baseline on x86-64), and the pattern's alternatives become a few shifts and ands over them, giving every
-//! piece start of the block at once; the pieces are then cut at the set bits.
+//! The scanners of `cl100k.rs` and `o200k.rs` decide each piece from its first bytes, with branches that the CPU
+//! mispredicts about once a piece. Here each class of the block's bytes (letter, digit, white space, ...) is one
+//! 64-bit mask (SSE2 compares, baseline on x86-64), and the pattern's alternatives become a few shifts and ands over
+//! them, giving every piece start of the block at once; the pieces are then cut at the set bits.
 //!
-//! # The pattern on ASCII text
+//! # The patterns on ASCII text
 //!
-//! On ASCII, `\p{L}` is `[A-Za-z]`, `\p{N}` is `[0-9]` and `\s` is `[\t\n\x0B\x0C\r ]` (the tests check the masks
-//! against the class table). Call a maximal run of letters, digits, white space or other characters (punctuation)
-//! a run. From a position where a piece starts, the pattern cuts (`'` counts as punctuation):
-//! - a contraction, `'` then `s`, `d`, `m`, `t`, `ll`, `ve` or `re` (any case): that piece, even inside a letter run;
-//! - one punctuation or non-line-break space character followed by letters: it and the letter run (the prefix);
-//! - a letter run; digits in groups of three from the start of their run;
-//! - a punctuation run, with the space before it when there is one, and the line breaks right after it;
+//! On ASCII, `\p{L}` is `[A-Za-z]` (o200k_base's upper-case side `[A-Z]`, its lower-case side `[a-z]`), `\p{N}` is
+//! `[0-9]` and `\s` is `[\t\n\x0B\x0C\r ]` (the tests check the masks against the class table). Call a maximal run
+//! of letters, digits, white space or other characters (punctuation, `'` included) a run. From a position where a
+//! piece starts, both patterns cut:
+//! - one punctuation or non-line-break space character followed by letters: it and the letters (the prefix);
+//! - digits in groups of three from the start of their run;
+//! - a punctuation run, with the space before it when there is one, and the line breaks right after it (o200k_base:
+//!   the run of line breaks and `/` that begins right after it with a line break);
 //! - in a run of white space: up to its last line break (`\s*[\r\n]`), then all but the last character of the rest,
 //!   whose last character starts the next piece (`\s+(?!\S)`: it may be a prefix, or ` ` before punctuation).
 //!
+//! cl100k_base's letters are a letter run, but a contraction (`'` then `s`, `d`, `m`, `t`, `ll`, `ve` or `re`, in
+//! any case) where a piece starts is a piece of its own, even when the letters go on. o200k_base's letters are a
+//! word: upper-case letters then lower-case ones (a new word starts at an upper-case letter after a lower-case one),
+//! with `'s`, `'t`, `'re`, `'ve`, `'m`, `'ll` or `'d` (any case) right after it taken into the word.
+//!
 //! A piece starts where its text starts, so the starts from a known start on follow from the text after it alone:
-//! each block begins at a piece start. Bits whose rule reads bytes the block does not have (the last three, any
-//! byte from the first non-ASCII one on, and the end of a white-space run reaching either) are left out: the block
-//! keeps the pieces that end before them, and the next block begins at the last start it found.
+//! each block begins at a piece start. Bits whose rule reads bytes the block does not have (the last one or two,
+//! anything from the first non-ASCII byte on) are left out: the block keeps the pieces that end before them, and the
+//! next block begins at the last start it found.
 //!
 //! Measured with the Rust harness (this 2-core machine, 3 MB in 4 KiB documents, warm, best of 12 to 20 process
-//! runs, since runs of one binary differ by up to 50% here): English 204 -> 254 MB/s, code 182 -> 244,
-//! multilingual 40.8 -> 40.5 (a block gives way to the scanner at the first byte that is not ASCII); random
-//! letters and one 1 MiB run of digits within noise. Most of what is left is the pieces' lookups.
+//! runs, since runs of one binary differ by up to 50% here), cl100k_base: English 204 -> 254 MB/s, code 182 -> 244,
+//! multilingual 40.8 -> 40.5 (a block gives way to the scanner at the first byte that is not ASCII), random
+//! letters and one 1 MiB run of digits within noise; o200k_base: English 168 -> 205, code 160 -> 220, multilingual
+//! 33.2 -> 32.5. Most of what is left is the pieces' lookups. Each pattern computes only the masks it reads
+//! (o200k_base's cases and `/`): with all of them, cl100k_base took 4% more instructions on English (callgrind).
 
 use super::cursor::Cursor;
 
 /// Bytes per block.
-const BLOCK: usize = 64;
+pub const BLOCK: usize = 64;
 
 /// The classes of a block's bytes, one bit per byte (bit `i` for byte `i`); non-ASCII bytes are in none.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +48,8 @@ pub struct Masks {
     non_ascii: u64,
     /// `[A-Za-z]`.
     letter: u64,
+    /// `[A-Z]`, where `CASES` asks for it (o200k_base's pattern), else none.
+    upper: u64,
     /// `[0-9]`.
     digit: u64,
     /// `\s`: tab, line feed, vertical tab, form feed, carriage return, space.
@@ -50,13 +60,22 @@ pub struct Masks {
     blank: u64,
     /// `'`.
     apostrophe: u64,
+    /// `/`, where `CASES` asks for it, else none.
+    slash: u64,
 }
 
-/// The masks of `block`.
+impl Masks {
+    /// `[a-z]`, where `CASES` asked for the upper-case letters.
+    fn lower(&self) -> u64 {
+        self.letter & !self.upper
+    }
+}
+
+/// The masks of `block`, with the upper-case letters and `/` when `CASES`.
 #[cfg(target_arch = "x86_64")]
 #[inline]
 #[allow(clippy::cast_possible_wrap, clippy::cast_sign_loss, clippy::cast_possible_truncation)] // see `bits`
-fn masks(block: &[u8; BLOCK]) -> Masks {
+fn masks<const CASES: bool>(block: &[u8; BLOCK]) -> Masks {
     use std::arch::x86_64::{
         __m128i, _mm_and_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
         _mm_set1_epi8,
@@ -85,6 +104,10 @@ fn masks(block: &[u8; BLOCK]) -> Masks {
             masks.line_break |= bits(line_break) << shift;
             masks.blank |= bits(blank) << shift;
             masks.apostrophe |= bits(_mm_cmpeq_epi8(v, splat(b'\''))) << shift;
+            if CASES {
+                masks.upper |= bits(between(v, b'A', b'Z')) << shift;
+                masks.slash |= bits(_mm_cmpeq_epi8(v, splat(b'/'))) << shift;
+            }
         }
         masks
     }
@@ -92,18 +115,20 @@ fn masks(block: &[u8; BLOCK]) -> Masks {
 
 /// The masks of `block`, a byte at a time: the reference the SSE2 version is tested against.
 #[cfg_attr(target_arch = "x86_64", allow(dead_code))] // there only the tests use it
-fn masks_by_bytes(block: &[u8; BLOCK]) -> Masks {
+fn masks_by_bytes<const CASES: bool>(block: &[u8; BLOCK]) -> Masks {
     let mut masks = Masks::default();
     for (at, &byte) in block.iter().enumerate() {
         let bit = 1 << at;
         let set = |mask: &mut u64, is: bool| *mask |= if is { bit } else { 0 };
         set(&mut masks.non_ascii, !byte.is_ascii());
         set(&mut masks.letter, byte.is_ascii_alphabetic());
+        set(&mut masks.upper, CASES && byte.is_ascii_uppercase());
         set(&mut masks.digit, byte.is_ascii_digit());
         set(&mut masks.space, matches!(byte, b'\t'..=b'\r' | b' '));
         set(&mut masks.line_break, matches!(byte, b'\r' | b'\n'));
         set(&mut masks.blank, byte == b' ');
         set(&mut masks.apostrophe, byte == b'\'');
+        set(&mut masks.slash, CASES && byte == b'/');
     }
     masks
 }
@@ -111,63 +136,130 @@ fn masks_by_bytes(block: &[u8; BLOCK]) -> Masks {
 #[cfg(not(target_arch = "x86_64"))]
 use masks_by_bytes as masks;
 
+/// Bit i of `after(x)` is bit i - 1 of x: "the byte before is in x".
+#[inline]
+fn after(x: u64) -> u64 {
+    x << 1
+}
+
+/// Bit i of `before(x)` is bit i + 1 of x: "the byte after is in x".
+#[inline]
+fn before(x: u64) -> u64 {
+    x >> 1
+}
+
 /// The piece starts of cl100k_base's pattern (`DIGITS` 3) or Qwen2's (`DIGITS` 1) in a block that begins at a piece
 /// start (bit 0 is set), and how many of the block's first bytes they are exact for: every start below that bound
 /// is one, and every other position below it is none.
 #[inline]
-#[allow(clippy::similar_names)]
-fn starts<const DIGITS: usize>(block: &[u8; BLOCK], masks: &Masks) -> (u64, u32) {
-    let Masks { non_ascii, letter, digit, space, line_break, blank, apostrophe } = *masks;
-    // Bit i of `after(x)` is bit i - 1 of x: "the byte before is in x". Bit i of `before(x)` is bit i + 1.
-    let after = |x: u64| x << 1;
-    let before = |x: u64| x >> 1;
-    let ascii = BLOCK.min(non_ascii.trailing_zeros() as usize);
-    // A bit is exact when the bytes its rule reads are ASCII and in the block. The rules read the bytes before a
-    // bit and at most one after it, except the search for a white-space run's end below: where that end is not in
-    // the block, no start follows in it either.
+pub fn cl100k_starts<const DIGITS: usize>(block: &[u8; BLOCK]) -> (u64, u32) {
+    let masks = &masks::<false>(block);
+    let ascii = ascii_len(masks);
+    // The rules read the bytes before a bit and at most one after it (see `space_starts` for the other case).
     let exact = u32::try_from(ascii.saturating_sub(1)).expect("at most 64");
-    let punctuation = !(letter | digit | space | non_ascii);
-    let other_space = space & !line_break;
-    // Punctuation runs, with the blank before them, start a piece (` ?[^\s\p{L}\p{N}]++`)...
-    let punctuation_start = punctuation & !after(punctuation) & !after(blank);
-    // ... and take the line breaks right after them (`[\r\n]*+`): add a carry at the first of those, and it runs
-    // through them.
-    let taken = (line_break.wrapping_add(line_break & after(punctuation)) ^ line_break) & line_break;
-    let space = space & !taken;
-    let mut starts = 1 | space & !after(space);
-    // The last character of a white-space run before anything else starts a piece (`\s+(?!\S)`, `\s`).
-    starts |= other_space & before(!space & !non_ascii & ascii_bits(ascii));
-    // After the last line break of a white-space run (`\s*[\r\n]`): where non-line-break white space follows a line
-    // break and runs to something else (to another line break, the piece goes on).
-    let mut after_break = after(line_break) & other_space;
-    while after_break != 0 {
-        let at = after_break.trailing_zeros();
-        let end = at + (!other_space >> at).trailing_zeros();
-        if end as usize >= ascii {
-            break;
-        }
-        if line_break >> end & 1 == 0 {
-            starts |= 1 << at;
-        }
-        after_break &= after_break - 1;
-    }
-    // Letter runs, unless a prefix goes before them: a non-line-break space (always a start, see above) or
+    let letter = masks.letter;
+    let (punctuation, space) = punctuation_and_space(masks, masks.line_break);
+    let punctuation_start = punctuation & !after(punctuation) & !after(masks.blank);
+    let other_space = masks.space & !masks.line_break;
+    let mut starts = 1 | space_starts(masks, space, ascii) | punctuation_start;
+    // Letter runs, unless a prefix goes before them: a non-line-break space (always a start, see `space_starts`) or
     // punctuation starting a piece (a contraction ends in the run, see below).
     starts |= letter & !after(letter) & !after(other_space | punctuation_start);
-    starts |= punctuation_start;
     // Contractions, where a piece starts with `'`.
-    let mut contractions = apostrophe & punctuation_start;
+    let mut contractions = masks.apostrophe & punctuation_start;
     while contractions != 0 {
         let at = contractions.trailing_zeros() as usize;
-        if let Some(len) = contraction_len(&block[at + 1..]) {
+        if let Some(len) = contraction_len(&block[at + 1..], *b"sdmt") {
             if at + len < BLOCK {
                 starts |= 1 << (at + len);
             }
         }
         contractions &= contractions - 1;
     }
-    starts |= digit_starts::<DIGITS>(digit);
+    (starts | digit_starts::<DIGITS>(masks.digit), exact)
+}
+
+/// [`cl100k_starts`] for o200k_base's pattern.
+#[inline]
+pub fn o200k_starts(block: &[u8; BLOCK]) -> (u64, u32) {
+    let masks = &masks::<true>(block);
+    let ascii = ascii_len(masks);
+    // Whether `'` after a word is part of it reads two bytes after it; the other rules at most one.
+    let mut exact = u32::try_from(ascii.saturating_sub(2)).expect("at most 64");
+    let letter = masks.letter;
+    let (punctuation, space) = punctuation_and_space(masks, masks.line_break | masks.slash);
+    let punctuation_start = punctuation & !after(punctuation) & !after(masks.blank);
+    let other_space = masks.space & !masks.line_break;
+    let mut starts = 1 | space_starts(masks, space, ascii) | punctuation_start;
+    // Words: where a letter run starts, unless a prefix goes before it, and where an upper-case letter follows a
+    // lower-case one.
+    starts |= letter & !after(letter) & !after(other_space | punctuation_start);
+    starts |= masks.upper & after(masks.lower());
+    starts |= digit_starts::<3>(masks.digit);
+    // A contraction right after a word is part of it; the letters after it start the next piece.
+    let mut apostrophes = masks.apostrophe & after(letter);
+    while apostrophes != 0 {
+        let at = apostrophes.trailing_zeros() as usize;
+        if let Some(len) = contraction_len(&block[at + 1..], *b"stmd") {
+            starts &= !(((1 << len) - 1) << at);
+            if at + len < BLOCK {
+                starts |= 1 << (at + len);
+            }
+            if block.get(at + len) == Some(&b'\'') {
+                // Another `'` right after: whether it is part of a word (the next one's) depends on this one, so
+                // the next block decides.
+                exact = exact.min(u32::try_from(at + len).expect("in the block"));
+                break;
+            }
+        }
+        apostrophes &= apostrophes - 1;
+    }
     (starts, exact)
+}
+
+/// How many of the block's first bytes are ASCII.
+#[inline]
+fn ascii_len(masks: &Masks) -> usize {
+    BLOCK.min(masks.non_ascii.trailing_zeros() as usize)
+}
+
+/// The punctuation (`[^\s\p{L}\p{N}]`) and white space of the block, less the bytes a punctuation piece takes after
+/// its run: `[\r\n]*+` (`tail` the line breaks) or o200k_base's `[\r\n/]*` (`tail` also `/`), which take something
+/// only where a line break follows the run.
+#[inline]
+fn punctuation_and_space(masks: &Masks, tail: u64) -> (u64, u64) {
+    let punctuation = !(masks.letter | masks.digit | masks.space | masks.non_ascii);
+    // A carry added at a line break after punctuation runs through the tail bytes after it. In o200k_base's tail a
+    // `/` may come before another such line break, whose carry then only sets its own bit: added back.
+    let first = masks.line_break & after(punctuation);
+    let taken = (tail.wrapping_add(first) ^ tail) & tail | first;
+    (punctuation & !taken, masks.space & !taken)
+}
+
+/// The starts in the runs of `space` (the white space of the block outside punctuation pieces): the first byte of
+/// each run, the last before anything else (`\s+(?!\S)`, `\s`), and the first after the last line break of a run
+/// (`\s*[\r\n]`). The last needs the end of a run, which may not be in the block; then no start follows in the
+/// block either, so the bits that are exact stay so.
+#[inline]
+fn space_starts(masks: &Masks, space: u64, ascii: usize) -> u64 {
+    let other_space = masks.space & !masks.line_break;
+    let mut starts = space & !after(space);
+    starts |= other_space & before(!space & !masks.non_ascii & ascii_bits(ascii));
+    // Where non-line-break white space follows a line break and runs to something else (to another line break, the
+    // piece goes on).
+    let mut after_break = after(masks.line_break) & other_space;
+    while after_break != 0 {
+        let at = after_break.trailing_zeros();
+        let end = at + (!other_space >> at).trailing_zeros();
+        if end as usize >= ascii {
+            break;
+        }
+        if masks.line_break >> end & 1 == 0 {
+            starts |= 1 << at;
+        }
+        after_break &= after_break - 1;
+    }
+    starts
 }
 
 /// The bits below `len`.
@@ -197,23 +289,25 @@ fn digit_starts<const DIGITS: usize>(digit: u64) -> u64 {
     starts
 }
 
-/// The length of the contraction `'(?i:[sdmt]|ll|ve|re)`, apostrophe included, whose letters start `rest`, if one
-/// does.
+/// The length of the contraction `'` + one of `singles`, `ll`, `ve` or `re` (any case), apostrophe included, whose
+/// letters start `rest`, if one does. cl100k_base and o200k_base list the same letters in different orders; no
+/// two of them start with the same letter, so the order does not matter.
 #[inline]
-fn contraction_len(rest: &[u8]) -> Option<usize> {
+fn contraction_len(rest: &[u8], singles: [u8; 4]) -> Option<usize> {
     let folded = |at: usize| rest.get(at).map(u8::to_ascii_lowercase);
     match (folded(0)?, folded(1)) {
-        (b's' | b'd' | b'm' | b't', _) => Some(2),
+        (single, _) if singles.contains(&single) => Some(2),
         (b'l', Some(b'l')) | (b'v' | b'r', Some(b'e')) => Some(3),
         _ => None,
     }
 }
 
-/// Calls `on_piece` with each piece of `text`: a block of 64 bytes at a time where it can, else `piece_end` (the
-/// scanner of the same pattern) for one piece.
+/// Calls `on_piece` with each piece of `text`: a block of 64 bytes at a time where it can (`starts`: the pattern's
+/// rules), else `piece_end` (the scanner of the same pattern) for one piece.
 #[inline]
-pub fn scan<const DIGITS: usize>(
+pub fn scan(
     text: &str,
+    starts: impl Fn(&[u8; BLOCK]) -> (u64, u32),
     piece_end: impl Fn(&Cursor<'_>, usize) -> usize,
     mut on_piece: impl FnMut(usize, usize),
 ) {
@@ -223,7 +317,7 @@ pub fn scan<const DIGITS: usize>(
     while start < bytes.len() {
         if let Some(block) = bytes.get(start..start + BLOCK) {
             let block: &[u8; BLOCK] = block.try_into().expect("a block");
-            let (starts, exact) = starts::<DIGITS>(block, &masks(block));
+            let (starts, exact) = starts(block);
             let mut rest = starts & ascii_bits(exact as usize) & !1;
             if rest != 0 {
                 let mut piece = start;
@@ -249,18 +343,21 @@ mod tests {
 
     #[test]
     fn masks_agree_with_the_class_table_and_each_other() {
-        use super::super::classes::{Classes, LETTER, NUMBER, SPACE};
+        use super::super::classes::{Classes, LETTER, LOWER, NUMBER, SPACE, UPPER};
         let classes = Classes::get();
         for byte in 0..=255u8 {
             for lane in [0, 1, 15, 16, 31, 47, 63] {
                 let mut block = [b'!'; BLOCK];
                 block[lane] = byte;
-                let found = masks(&block);
-                assert_eq!(found, masks_by_bytes(&block), "byte {byte:#x} at {lane}");
+                let found = masks::<true>(&block);
+                assert_eq!(found, masks_by_bytes::<true>(&block), "byte {byte:#x} at {lane}");
+                assert_eq!(masks::<false>(&block), masks_by_bytes::<false>(&block), "byte {byte:#x} at {lane}");
                 let has = |mask: u64| mask >> lane & 1 != 0;
                 let flags = classes.of_byte(byte);
                 if byte.is_ascii() {
                     assert_eq!(has(found.letter), flags & LETTER != 0, "byte {byte:#x}");
+                    assert_eq!(has(found.upper), flags & UPPER != 0, "byte {byte:#x}");
+                    assert_eq!(has(found.lower()), flags & LOWER != 0, "byte {byte:#x}");
                     assert_eq!(has(found.digit), flags & NUMBER != 0, "byte {byte:#x}");
                     assert_eq!(has(found.space), flags & SPACE != 0, "byte {byte:#x}");
                 } else {
@@ -279,7 +376,7 @@ mod tests {
     /// Texts of up to 400 bytes from the bytes the rules tell apart, with now and then a character that is not
     /// ASCII (a letter, a number, white space, a letter that folds to `s`): long enough to cross blocks.
     fn generated_texts() -> Vec<String> {
-        const ASCII: &[u8] = b"aAbzZsSdDmMtTlLvVeErRqQ0123456789     \t\t\n\n\r\x0B\x0C''''..,;!?/-_(\x00\x7F";
+        const ASCII: &[u8] = b"aAbzZsSdDmMtTlLvVeErRqQ0123456789     \t\t\n\n\r\x0B\x0C''''..,;!?//-_(\x00\x7F";
         const OTHER: &[char] =
             &['é', '中', '٣', '\u{a0}', '\u{3000}', '\u{85}', '\u{2028}', '\u{17F}', '\u{301}', '😀'];
         let mut state = 0x2545_F491_u32;
@@ -311,27 +408,36 @@ mod tests {
     }
 
     #[test]
-    fn blocks_cut_what_the_scanner_and_the_regex_cut() {
-        use super::super::cl100k::{piece_end, piece_end_single_digit};
+    fn blocks_cut_what_the_scanners_and_the_regex_cut() {
         use super::super::regex::RegexSplitter;
-        use super::super::{CL100K_PATTERN, QWEN2_PATTERN};
-        let regex = RegexSplitter::backtracking(CL100K_PATTERN).expect("compiles");
-        let qwen2 = RegexSplitter::backtracking(QWEN2_PATTERN).expect("compiles");
-        for (index, text) in generated_texts().iter().enumerate() {
-            let blocks = pieces(text, |text, on_piece| scan::<3>(text, piece_end, on_piece));
-            assert_eq!(
-                blocks,
-                pieces(text, |text, on_piece| super::super::scan(text, piece_end, on_piece)),
-                "{text:?}"
-            );
-            let single = pieces(text, |text, on_piece| scan::<1>(text, piece_end_single_digit, on_piece));
-            let scalar = pieces(text, |text, on_piece| super::super::scan(text, piece_end_single_digit, on_piece));
-            assert_eq!(single, scalar, "{text:?}");
-            if index % 10 == 0 {
-                let by_regex = pieces(text, |text, on_piece| regex.for_each_piece(text, on_piece).expect("splits"));
-                assert_eq!(blocks, by_regex, "{text:?}");
-                let by_regex = pieces(text, |text, on_piece| qwen2.for_each_piece(text, on_piece).expect("splits"));
-                assert_eq!(single, by_regex, "{text:?}");
+        use super::super::{cl100k, o200k, CL100K_PATTERN, O200K_PATTERN, QWEN2_PATTERN};
+        type Starts = fn(&[u8; BLOCK]) -> (u64, u32);
+        type PieceEnd = fn(&Cursor<'_>, usize) -> usize;
+        let patterns: [(&str, Starts, PieceEnd); 3] = [
+            (CL100K_PATTERN, cl100k_starts::<3>, cl100k::piece_end),
+            (QWEN2_PATTERN, cl100k_starts::<1>, cl100k::piece_end_single_digit),
+            (O200K_PATTERN, o200k_starts, o200k::piece_end),
+        ];
+        let texts = generated_texts();
+        for (pattern, starts, piece_end) in patterns {
+            let regex = RegexSplitter::backtracking(pattern).expect("compiles");
+            for (index, text) in texts.iter().enumerate() {
+                let blocks = pieces(text, |text, on_piece| scan(text, starts, piece_end, on_piece));
+                let scanner = pieces(text, |text, on_piece| super::super::scan(text, piece_end, on_piece));
+                if let Some(at) = blocks.iter().zip(&scanner).position(|(a, b)| a != b) {
+                    let show = |pieces: &[(usize, usize)]| -> Vec<&str> {
+                        pieces[at.saturating_sub(2)..(at + 3).min(pieces.len())]
+                            .iter()
+                            .map(|&(s, e)| &text[s..e])
+                            .collect()
+                    };
+                    panic!("pattern {pattern:?}: blocks cut {:?}, the scanner {:?}", show(&blocks), show(&scanner));
+                }
+                assert_eq!(blocks, scanner, "pattern {pattern:?}, text {text:?}");
+                if index % 10 == 0 {
+                    let by_regex = pieces(text, |text, on_piece| regex.for_each_piece(text, on_piece).expect("splits"));
+                    assert_eq!(blocks, by_regex, "pattern {pattern:?}, text {text:?}");
+                }
             }
         }
     }

@@ -96,11 +96,16 @@ impl Splitter {
             Self::Regex(regex) => return regex.for_each_piece(text, on_piece),
             Self::Scanner(Scanner::R50k) => scan(text, |text, start| r50k::piece_end(text, start), on_piece),
             Self::Scanner(Scanner::Cl100k) => {
-                blocks::scan::<3>(text, |text, start| cl100k::piece_end(text, start), on_piece);
+                let starts = |block: &_| blocks::cl100k_starts::<3>(block);
+                blocks::scan(text, starts, |text, start| cl100k::piece_end(text, start), on_piece);
             }
-            Self::Scanner(Scanner::O200k) => scan(text, |text, start| o200k::piece_end(text, start), on_piece),
+            Self::Scanner(Scanner::O200k) => {
+                let starts = |block: &_| blocks::o200k_starts(block);
+                blocks::scan(text, starts, |text, start| o200k::piece_end(text, start), on_piece);
+            }
             Self::Scanner(Scanner::Qwen2) => {
-                blocks::scan::<1>(text, |text, start| cl100k::piece_end_single_digit(text, start), on_piece);
+                let starts = |block: &_| blocks::cl100k_starts::<1>(block);
+                blocks::scan(text, starts, |text, start| cl100k::piece_end_single_digit(text, start), on_piece);
             }
         }
         Ok(())
