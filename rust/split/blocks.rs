@@ -43,7 +43,7 @@ pub const BLOCK: usize = 64;
 
 /// The classes of a block's bytes, one bit per byte (bit `i` for byte `i`); non-ASCII bytes are in none.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Masks {
+struct Masks {
     /// Bytes from 0x80 up.
     non_ascii: u64,
     /// `[A-Za-z]`.
@@ -157,15 +157,9 @@ pub fn cl100k_starts<const DIGITS: usize>(block: &[u8; BLOCK]) -> (u64, u32) {
     let ascii = ascii_len(masks);
     // The rules read the bytes before a bit and at most one after it (see `space_starts` for the other case).
     let exact = u32::try_from(ascii.saturating_sub(1)).expect("at most 64");
-    let letter = masks.letter;
-    let (punctuation, space) = punctuation_and_space(masks, masks.line_break);
-    let punctuation_start = punctuation & !after(punctuation) & !after(masks.blank);
-    let other_space = masks.space & !masks.line_break;
-    let mut starts = 1 | space_starts(masks, space, ascii) | punctuation_start;
-    // Letter runs, unless a prefix goes before them: a non-line-break space (always a start, see `space_starts`) or
-    // punctuation starting a piece (a contraction ends in the run, see below).
-    starts |= letter & !after(letter) & !after(other_space | punctuation_start);
-    // Contractions, where a piece starts with `'`.
+    let (mut starts, punctuation_start) = shared_starts(masks, masks.line_break, ascii);
+    // Contractions, where a piece starts with `'` (a prefix for the letters after it, as far as `shared_starts` is
+    // concerned): they end inside the letter run.
     let mut contractions = masks.apostrophe & punctuation_start;
     while contractions != 0 {
         let at = contractions.trailing_zeros() as usize;
@@ -186,18 +180,12 @@ pub fn o200k_starts(block: &[u8; BLOCK]) -> (u64, u32) {
     let ascii = ascii_len(masks);
     // Whether `'` after a word is part of it reads two bytes after it; the other rules at most one.
     let mut exact = u32::try_from(ascii.saturating_sub(2)).expect("at most 64");
-    let letter = masks.letter;
-    let (punctuation, space) = punctuation_and_space(masks, masks.line_break | masks.slash);
-    let punctuation_start = punctuation & !after(punctuation) & !after(masks.blank);
-    let other_space = masks.space & !masks.line_break;
-    let mut starts = 1 | space_starts(masks, space, ascii) | punctuation_start;
-    // Words: where a letter run starts, unless a prefix goes before it, and where an upper-case letter follows a
-    // lower-case one.
-    starts |= letter & !after(letter) & !after(other_space | punctuation_start);
+    let (mut starts, _) = shared_starts(masks, masks.line_break | masks.slash, ascii);
+    // A new word where an upper-case letter follows a lower-case one.
     starts |= masks.upper & after(masks.lower());
     starts |= digit_starts::<3>(masks.digit);
     // A contraction right after a word is part of it; the letters after it start the next piece.
-    let mut apostrophes = masks.apostrophe & after(letter);
+    let mut apostrophes = masks.apostrophe & after(masks.letter);
     while apostrophes != 0 {
         let at = apostrophes.trailing_zeros() as usize;
         if let Some(len) = contraction_len(&block[at + 1..], *b"stmd") {
@@ -215,6 +203,21 @@ pub fn o200k_starts(block: &[u8; BLOCK]) -> (u64, u32) {
         apostrophes &= apostrophes - 1;
     }
     (starts, exact)
+}
+
+/// The starts both patterns share (see the module documentation), with `tail` the bytes a punctuation piece takes
+/// after its run (see [`punctuation_and_space`]), and the punctuation that starts a piece.
+#[inline]
+fn shared_starts(masks: &Masks, tail: u64, ascii: usize) -> (u64, u64) {
+    let (punctuation, space) = punctuation_and_space(masks, tail);
+    // Punctuation runs, with the blank before them when there is one.
+    let punctuation_start = punctuation & !after(punctuation) & !after(masks.blank);
+    let other_space = masks.space & !masks.line_break;
+    let starts = 1 | space_starts(masks, space, ascii) | punctuation_start;
+    // Letter runs, unless a prefix goes before them: a non-line-break space (always a start, see `space_starts`) or
+    // punctuation starting a piece.
+    let letter_start = masks.letter & !after(masks.letter) & !after(other_space | punctuation_start);
+    (starts | letter_start, punctuation_start)
 }
 
 /// How many of the block's first bytes are ASCII.
