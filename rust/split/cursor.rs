@@ -104,9 +104,10 @@ impl<'t> Cursor<'t> {
     /// [`run`](Self::run) character by character, in one call rather than a decoding call per non-ASCII character.
     /// Measured with cl100k_base's scanner using it (this 2-core machine, 6 MB in 4 KiB documents, best of 3): the
     /// split alone of multilingual text 170 -> 216 MB/s; through Python (`encode_to_numpy`, 3 MB, means of three
-    /// rounds) multilingual 35.3 -> 37.5 MB/s, English 94.3 -> 96.4. o200k_base's scanner, which reaches it only from its character-level path,
-    /// measured 2% slower on English and code and 1% faster on multilingual text in the same runs, though its fast
-    /// path is unchanged (code layout; switching its character-level runs over too did not recover it).
+    /// rounds) multilingual 35.3 -> 37.5 MB/s, English 94.3 -> 96.4. o200k_base's scanner, which reaches it only from
+    /// its character-level path, measured 2% slower on English and code and 1% faster on multilingual text in the same
+    /// runs, though its fast path is unchanged (code layout; switching its character-level runs over too did not
+    /// recover it).
     #[inline(never)]
     fn char_run(&self, from: usize, mask: u8) -> usize {
         let mut end = from;

@@ -2,10 +2,10 @@
 //!
 //! Three engines, one behaviour. The patterns of the bundled encodings run on hand-written scanners (`r50k.rs`,
 //! `cl100k.rs`, `o200k.rs`), which read each character's classes from one table built from the pinned Unicode data
-//! (`classes.rs`); on ASCII text, cl100k_base's pattern runs 64 bytes at a time from bitmasks (`blocks.rs`). Any
-//! other pattern runs on a regex engine (`regex.rs`): a linear-time automaton for patterns whose rewrite is known,
-//! fancy-regex (tiktoken's engine) for the rest. The tests below and `tests/test_split.py` check the scanners
-//! against both regex engines; `tests/test_unicode.py` checks every code point against tiktoken.
+//! (`classes.rs`); on ASCII text, they run 64 bytes at a time from bitmasks (`blocks.rs`). Any other pattern runs on a
+//! regex engine (`regex.rs`): a linear-time automaton for patterns whose rewrite is known, fancy-regex (tiktoken's
+//! engine) for the rest. The tests below and `tests/test_split.py` check the scanners against both regex engines;
+//! `tests/test_unicode.py` checks every code point against tiktoken.
 
 mod blocks;
 mod cl100k;
@@ -16,6 +16,7 @@ mod r50k;
 mod regex;
 
 use crate::error::{EncodeError, VocabError};
+#[cfg(test)]
 use cursor::Cursor;
 use regex::RegexSplitter;
 
@@ -90,11 +91,14 @@ impl Splitter {
     ///
     /// Text between pieces (which a pattern that does not cover every character leaves) is dropped, as in tiktoken.
     #[inline]
-    #[allow(clippy::redundant_closure)] // closures, not function items: see `scan`
+    #[allow(clippy::redundant_closure)] // closures, not function items: see `blocks::scan`
     pub fn for_each_piece(&self, text: &str, on_piece: impl FnMut(usize, usize)) -> Result<(), EncodeError> {
         match self {
             Self::Regex(regex) => return regex.for_each_piece(text, on_piece),
-            Self::Scanner(Scanner::R50k) => scan(text, |text, start| r50k::piece_end(text, start), on_piece),
+            Self::Scanner(Scanner::R50k) => {
+                let starts = |block: &_| blocks::r50k_starts(block);
+                blocks::scan(text, starts, |text, start| r50k::piece_end(text, start), on_piece);
+            }
             Self::Scanner(Scanner::Cl100k) => {
                 let starts = |block: &_| blocks::cl100k_starts::<3>(block);
                 blocks::scan(text, starts, |text, start| cl100k::piece_end(text, start), on_piece);
@@ -112,12 +116,9 @@ impl Splitter {
     }
 }
 
-/// Calls `on_piece` with each piece that `piece_end` cuts. Generic rather than through a function pointer, so each
-/// scanner is compiled into its own loop together with the caller's work on a piece (measured: the call per piece
-/// cost about 20 instructions of 110). The callers pass closures: a function item's `Fn::call` shim was left out of
-/// line once the scanners had their byte-level fast paths (callgrind, 1 MB of English, cl100k_base: 105 against 86
-/// instructions per piece for the split alone).
-#[inline]
+/// Calls `on_piece` with each piece that `piece_end` cuts, a piece at a time: the scanners alone, the reference the
+/// blocks of `blocks.rs` are tested against.
+#[cfg(test)]
 fn scan(text: &str, piece_end: impl Fn(&Cursor<'_>, usize) -> usize, mut on_piece: impl FnMut(usize, usize)) {
     let cursor = Cursor::new(text);
     let mut start = 0;
