@@ -230,13 +230,7 @@ mod tests {
     use crate::merge::merge_by_rescanning;
 
     fn random_pieces(alphabet: &[&str], count: usize, max_chars: usize) -> Vec<Vec<u8>> {
-        let mut state = 0x9E37_79B9_u32;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            state as usize
-        };
+        let mut next = crate::testing::xorshift(0x9E37_79B9);
         (0..count)
             .map(|_| {
                 let chars = 2 + next() % max_chars;

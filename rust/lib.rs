@@ -28,6 +28,9 @@ mod special;
 mod split;
 mod vocab;
 
+#[cfg(test)]
+mod testing;
+
 #[cfg(feature = "python")]
 mod bindings;
 

@@ -693,18 +693,11 @@ mod tests {
     #[test]
     fn both_forms_agree_on_many_pieces() {
         let vocab = vocab(&["aa", "ab", "ba", "aaaa", "abab", "bb", "aab", "baa", "aaaaaaaa", "abba", "bbbb"]);
-        let mut state = 0x2545_f491_u32;
+        let mut next = crate::testing::xorshift(0x2545_f491);
         // Lengths up, then down: the heap merge's reused buffers must not carry anything from a longer piece.
         for len in (2..300).chain((2..300).rev()) {
             for _ in 0..5 {
-                let piece: Vec<u8> = (0..len)
-                    .map(|_| {
-                        state ^= state << 13;
-                        state ^= state >> 17;
-                        state ^= state << 5;
-                        [b'a', b'b', b'a', b'c'][(state % 4) as usize]
-                    })
-                    .collect();
+                let piece: Vec<u8> = (0..len).map(|_| [b'a', b'b', b'a', b'c'][next() % 4]).collect();
                 let (simple, queued) = both(&vocab, &piece);
                 assert_eq!(simple, queued, "piece {:?}", String::from_utf8_lossy(&piece));
             }
@@ -766,16 +759,9 @@ mod tests {
         let file = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/python/bytepair/vocab/cl100k_base.tiktoken"))
             .expect("the bundled vocab");
         let vocab = Vocab::parse(&file).expect("valid vocab");
-        let mut state = 0x2545_f491_u32;
+        let mut next = crate::testing::xorshift(0x2545_f491);
         let mut random_text = |alphabet: &[&str], chars: usize| -> Vec<u8> {
-            (0..chars)
-                .flat_map(|_| {
-                    state ^= state << 13;
-                    state ^= state >> 17;
-                    state ^= state << 5;
-                    alphabet[state as usize % alphabet.len()].bytes()
-                })
-                .collect()
+            (0..chars).flat_map(|_| alphabet[next() % alphabet.len()].bytes()).collect()
         };
         let letters: Vec<String> = ('a'..='z').chain('A'..='Z').map(String::from).collect();
         let letters: Vec<&str> = letters.iter().map(String::as_str).collect();

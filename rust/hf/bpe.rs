@@ -385,13 +385,11 @@ mod tests {
     #[test]
     fn heap_and_scan_agree() {
         let model = model(false);
-        let mut state = 0x2545_F491_u32;
+        let mut next = crate::testing::xorshift(0x2545_F491);
         for _ in 0..2000 {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            let len = (state % 200) as usize;
-            let piece: Vec<u8> = (0..len).map(|i| b"abc"[(state as usize >> (i % 29)) % 3]).collect();
+            let state = next();
+            let len = state % 200;
+            let piece: Vec<u8> = (0..len).map(|i| b"abc"[(state >> (i % 29)) % 3]).collect();
             let mut symbols: Vec<Symbol> = piece
                 .iter()
                 .enumerate()

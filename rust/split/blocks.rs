@@ -426,13 +426,7 @@ mod tests {
         const ASCII: &[u8] = b"aAbzZsSdDmMtTlLvVeErRqQ0123456789     \t\t\n\n\r\x0B\x0C''''..,;!?//-_(\x00\x7F";
         const OTHER: &[char] =
             &['é', '中', '٣', '\u{a0}', '\u{3000}', '\u{85}', '\u{2028}', '\u{17F}', '\u{301}', '😀'];
-        let mut state = 0x2545_F491_u32;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            state as usize
-        };
+        let mut next = crate::testing::xorshift(0x2545_F491);
         (0..30_000)
             .map(|index| {
                 let len = next() % 400;

@@ -148,17 +148,11 @@ mod tests {
     ];
 
     fn generated_texts() -> Vec<String> {
-        let mut state = 0x9E37_79B9_u32;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            state
-        };
+        let mut next = crate::testing::xorshift(0x9E37_79B9);
         (0..20_000)
             .map(|_| {
                 let len = next() % 40;
-                (0..len).map(|_| ALPHABET[next() as usize % ALPHABET.len()]).collect()
+                (0..len).map(|_| ALPHABET[next() % ALPHABET.len()]).collect()
             })
             .collect()
     }
