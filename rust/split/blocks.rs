@@ -140,6 +140,17 @@ fn masks_by_bytes<const CASES: bool>(block: &[u8; BLOCK]) -> Masks {
 #[cfg(not(target_arch = "x86_64"))]
 use masks_by_bytes as masks;
 
+/// What a pattern's rules find in a block.
+pub struct Cut {
+    /// A bit for each byte where a piece starts (bit 0: the block begins at a piece start).
+    starts: u64,
+    /// How many of the block's first bytes `starts` is exact for: every start below it is one, and every other
+    /// position below it is none.
+    exact: u32,
+    /// The block's non-ASCII bytes, from which the scanner goes on when the block cuts no piece.
+    non_ascii: u64,
+}
+
 /// Bit i of `after(x)` is bit i - 1 of x: "the byte before is in x".
 #[inline]
 fn after(x: u64) -> u64 {
@@ -153,10 +164,9 @@ fn before(x: u64) -> u64 {
 }
 
 /// The piece starts of cl100k_base's pattern (`DIGITS` 3) or Qwen2's (`DIGITS` 1) in a block that begins at a piece
-/// start (bit 0 is set), and how many of the block's first bytes they are exact for: every start below that bound
-/// is one, and every other position below it is none.
+/// start.
 #[inline]
-pub fn cl100k_starts<const DIGITS: usize>(block: &[u8; BLOCK]) -> (u64, u32) {
+pub fn cl100k_starts<const DIGITS: usize>(block: &[u8; BLOCK]) -> Cut {
     let masks = &masks::<false>(block);
     let ascii = ascii_len(masks);
     // The rules read the bytes before a bit and at most one after it (see `space_starts` for the other case).
@@ -174,12 +184,12 @@ pub fn cl100k_starts<const DIGITS: usize>(block: &[u8; BLOCK]) -> (u64, u32) {
         }
         contractions &= contractions - 1;
     }
-    (starts | digit_starts::<DIGITS>(masks.digit), exact)
+    Cut { starts: starts | digit_starts::<DIGITS>(masks.digit), exact, non_ascii: masks.non_ascii }
 }
 
 /// [`cl100k_starts`] for o200k_base's pattern.
 #[inline]
-pub fn o200k_starts(block: &[u8; BLOCK]) -> (u64, u32) {
+pub fn o200k_starts(block: &[u8; BLOCK]) -> Cut {
     let masks = &masks::<true>(block);
     let ascii = ascii_len(masks);
     // Whether `'` after a word is part of it reads two bytes after it; the other rules at most one.
@@ -206,7 +216,7 @@ pub fn o200k_starts(block: &[u8; BLOCK]) -> (u64, u32) {
         }
         apostrophes &= apostrophes - 1;
     }
-    (starts, exact)
+    Cut { starts, exact, non_ascii: masks.non_ascii }
 }
 
 /// The starts both patterns share (see the module documentation), with `tail` the bytes a punctuation piece takes
@@ -228,7 +238,7 @@ fn shared_starts(masks: &Masks, tail: u64, ascii: usize) -> (u64, u64) {
 /// or punctuation takes the blank before it (and nothing else), white space only loses its last character to what
 /// follows, and contractions are lower-case.
 #[inline]
-pub fn r50k_starts(block: &[u8; BLOCK]) -> (u64, u32) {
+pub fn r50k_starts(block: &[u8; BLOCK]) -> Cut {
     let masks = &masks::<false>(block);
     let ascii = ascii_len(masks);
     let exact = u32::try_from(ascii.saturating_sub(1)).expect("at most 64");
@@ -252,7 +262,7 @@ pub fn r50k_starts(block: &[u8; BLOCK]) -> (u64, u32) {
         }
         contractions &= contractions - 1;
     }
-    (starts, exact)
+    Cut { starts, exact, non_ascii: masks.non_ascii }
 }
 
 /// How many of the block's first bytes are ASCII.
@@ -351,7 +361,7 @@ fn contraction_len(rest: &[u8], singles: [u8; 4], any_case: bool) -> Option<usiz
 #[inline]
 pub fn scan(
     text: &str,
-    starts: impl Fn(&[u8; BLOCK]) -> (u64, u32),
+    starts: impl Fn(&[u8; BLOCK]) -> Cut,
     piece_end: impl Fn(&Cursor<'_>, usize) -> usize,
     mut on_piece: impl FnMut(usize, usize),
 ) {
@@ -364,8 +374,8 @@ pub fn scan(
     while start < bytes.len() {
         if let Some(block) = bytes.get(start..start + BLOCK).filter(|_| start >= scanner_until) {
             let block: &[u8; BLOCK] = block.try_into().expect("a block");
-            let (starts, exact) = starts(block);
-            let mut rest = starts & ascii_bits(exact as usize) & !1;
+            let cut = starts(block);
+            let mut rest = cut.starts & ascii_bits(cut.exact as usize) & !1;
             if rest != 0 {
                 let mut piece = start;
                 while rest != 0 {
@@ -377,7 +387,7 @@ pub fn scan(
                 start = piece;
                 continue;
             }
-            scanner_until = start + block.iter().rposition(|&byte| byte >= 0x80).map_or(0, |at| at + 1);
+            scanner_until = start + (BLOCK - cut.non_ascii.leading_zeros() as usize);
         }
         let end = piece_end(&cursor, start);
         on_piece(start, end);
@@ -453,7 +463,7 @@ mod tests {
     fn blocks_cut_what_the_scanners_and_the_regex_cut() {
         use super::super::regex::RegexSplitter;
         use super::super::{cl100k, o200k, r50k, CL100K_PATTERN, O200K_PATTERN, QWEN2_PATTERN, R50K_PATTERN};
-        type Starts = fn(&[u8; BLOCK]) -> (u64, u32);
+        type Starts = fn(&[u8; BLOCK]) -> Cut;
         type PieceEnd = fn(&Cursor<'_>, usize) -> usize;
         let patterns: [(&str, Starts, PieceEnd); 4] = [
             (R50K_PATTERN, r50k_starts, r50k::piece_end),
