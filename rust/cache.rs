@@ -5,15 +5,18 @@
 //! of the encoding instructions, about 1,700 each; a cached piece costs a hash and a compare.
 //!
 //! Pieces of up to 15 bytes go to a table of 65,536 entries of 32 bytes (2 MiB) in two-way sets; longer ones to
-//! [`LongPieces`] (about 0.6 MiB). A thread keeps the caches of at most [`CACHES_PER_THREAD`] encoders, so memory is
-//! bounded and a long run never grows it. The sizes were measured on the benchmark corpora (6 MB each, 4 KiB
-//! documents, cl100k_base, a warm second pass, best of 3): against 4,096 entries of the earlier 60-byte layout,
-//! 65,536 direct-mapped entries encoded English 16% faster, code 10%, multilingual 3% (32,768 gave 10% and 4% on
-//! English and code); two-way sets and the long pieces then added 14%, 7% and 6% (best of 4), while a long-piece
-//! cache four times larger gained nothing measurable. An entry holds the piece's bytes (packed, see
-//! [`pack_up_to_15`], or in an arena) and is used only when they are equal to the piece being encoded, and only by
-//! the encoder that filled it, so the cache can never change a result: it only skips recomputing one. Short pieces
-//! merging into more than [`MAX_TOKENS`] tokens are not cached.
+//! [`LongPieces`] (at most 11 MiB), which also keeps the tokens of short pieces that merge into more than
+//! [`MAX_TOKENS`]. A thread keeps the caches of at most [`CACHES_PER_THREAD`] encoders, so memory is bounded and a
+//! long run never grows it. The sizes were measured on the benchmark corpora (6 MB each, 4 KiB documents,
+//! cl100k_base, a warm second pass, best of 3): against 4,096 entries of the earlier 60-byte layout, 65,536
+//! direct-mapped entries encoded English 16% faster, code 10%, multilingual 3% (32,768 gave 10% and 4% on English and
+//! code); two-way sets and the long pieces then added 14%, 7% and 6% (best of 4). The long pieces' arenas were
+//! 256 KiB of bytes and 64 Ki tokens at first, enough for English and code, where a cache four times larger gained
+//! nothing measurable; on multilingual text (text without spaces makes long pieces, and a third of its bytes are in
+//! pieces of more than four tokens) it holds 4 MiB and 1 Mi tokens, so that the pieces of a few megabytes of such
+//! text stay (see [`LONG_BYTES`]). An entry holds the piece's bytes (packed, see [`pack_up_to_15`], or in an arena)
+//! and is used only when they are equal to the piece being encoded, and only by the encoder that filled it, so the
+//! cache can never change a result: it only skips recomputing one.
 
 use std::cell::RefCell;
 use std::hash::Hasher as _;
@@ -23,7 +26,8 @@ use rustc_hash::FxHasher;
 
 use crate::vocab::{pack_up_to_15, Rank, NO_RANK};
 
-/// The most tokens a cached piece may merge into.
+/// The most tokens an entry of the short-piece table holds itself; a short piece that merges into more keeps them
+/// in the token arena of [`LongPieces`].
 pub const MAX_TOKENS: usize = 4;
 /// Entries per cache: a power of two.
 const SLOTS: usize = 1 << SLOT_BITS;
@@ -111,7 +115,11 @@ impl PieceCache {
             }
             set.swap(0, 1);
         }
-        out.extend(set[0].tokens.iter().copied().take_while(|&token| token != NO_RANK));
+        let tokens = set[0].tokens;
+        if tokens[0] == IN_ARENA {
+            return self.long.get_tokens(tokens[1], tokens[2], tokens[3], out);
+        }
+        out.extend(tokens.iter().copied().take_while(|&token| token != NO_RANK));
         true
     }
 
@@ -119,15 +127,31 @@ impl PieceCache {
     #[inline]
     pub fn insert(&mut self, piece: &[u8], tokens: &[Rank]) {
         let Some(key) = pack_up_to_15(piece) else { return self.long.insert(piece, tokens) };
-        if tokens.len() > MAX_TOKENS {
-            return;
-        }
+        let entry_tokens = if tokens.len() > MAX_TOKENS {
+            let Some((start, epoch)) = self.long.insert_tokens(tokens) else { return };
+            [IN_ARENA, start, position(tokens.len()), epoch]
+        } else {
+            let mut padded = [NO_RANK; MAX_TOKENS];
+            padded[..tokens.len()].copy_from_slice(tokens);
+            padded
+        };
         let set = &mut self.sets[Self::set(key)].0;
-        set[1] = set[0];
+        // The piece is in the first way already when its tokens were in an arena emptied since.
+        if set[0].key != key {
+            set[1] = set[0];
+        }
         set[0].key = key;
-        set[0].tokens = [NO_RANK; MAX_TOKENS];
-        set[0].tokens[..tokens.len()].copy_from_slice(tokens);
+        set[0].tokens = entry_tokens;
     }
+}
+
+/// The first token of an entry whose tokens are in the long pieces' token arena (above every rank): then come their
+/// start, their count and the arena's [epoch](LongPieces::epoch) when they were put there.
+const IN_ARENA: Rank = NO_RANK - 1;
+
+/// A position in an arena, as kept in its slots.
+fn position(at: usize) -> u32 {
+    u32::try_from(at).expect("arenas are far below 4 GiB")
 }
 
 /// 2^64 divided by the golden ratio: multiplying by it spreads every input bit into the top bits.
@@ -135,17 +159,28 @@ const FIBONACCI: u64 = 0x9E37_79B9_7F4A_7C15;
 
 /// Slots of the cache of pieces longer than 15 bytes: a power of two.
 const LONG_SLOTS: usize = 1 << LONG_SLOT_BITS;
-const LONG_SLOT_BITS: u32 = 12;
+const LONG_SLOT_BITS: u32 = 17;
 /// The bytes of long pieces a [`LongPieces`] keeps, and their tokens; when either is full, it starts over empty.
-const LONG_BYTES: usize = 1 << 18;
-const LONG_TOKENS: usize = 1 << 16;
+/// The benchmark's 6 MB of multilingual text has 53,500 distinct pieces of more than 15 bytes, and its distinct
+/// pieces that are longer or merge into more than four tokens hold 1.9 MB and 0.67 M tokens (cl100k_base): these
+/// arenas keep them all, so a warm pass merges little. Measured (Rust harness, 6 MB in 4 KiB documents, this 2-core
+/// machine, best of 4-6 process runs): against 256 KiB and 64 Ki tokens with 4,096 slots, multilingual text with
+/// cl100k_base 44-48 -> 61-67 MB/s warm, the first pass within noise (35-40 MB/s both).
+const LONG_BYTES: usize = 1 << 22;
+const LONG_TOKENS: usize = 1 << 20;
 
 /// The pieces of more than 15 bytes that were merged recently and their tokens: direct-mapped slots that point
-/// into two bounded arenas, emptied together when one is full. Such pieces are few but costly to merge (a run of
-/// punctuation, a line of box-drawing characters, text without spaces), and they repeat: in a warm pass over
-/// English (6 MB, cl100k_base) 3,500 of them were merged again without this cache, 460 with it.
+/// into two bounded arenas, emptied together when one is full; the token arena also holds the tokens of short
+/// pieces that merge into more than [`MAX_TOKENS`] (their entries in the short-piece table point there). Such pieces
+/// are few but costly to merge (a run of punctuation, a line of box-drawing characters, text without spaces), and
+/// they repeat: in a warm pass over English (6 MB, cl100k_base) 3,500 of them were merged again without this cache,
+/// 460 with it.
 struct LongPieces {
     slots: Box<[LongSlot]>,
+    /// Counts the times the arenas were emptied: an entry of the short-piece table that points into the token arena
+    /// is valid only in the epoch it was made in. It cannot wrap around to an old entry's epoch in practice: each
+    /// epoch takes in at least 15/16 of an arena, so that takes 2^32 arenas of input, thousands of terabytes.
+    epoch: u32,
     bytes: Vec<u8>,
     tokens: Vec<Rank>,
 }
@@ -162,7 +197,14 @@ struct LongSlot {
 
 impl LongPieces {
     fn new() -> Self {
-        Self { slots: vec![LongSlot::default(); LONG_SLOTS].into_boxed_slice(), bytes: Vec::new(), tokens: Vec::new() }
+        Self {
+            slots: vec![LongSlot::default(); LONG_SLOTS].into_boxed_slice(),
+            epoch: 0,
+            // Allocated once at their bound, so they never grow past it or copy on the way (and pages that stay
+            // unused are never touched).
+            bytes: Vec::with_capacity(LONG_BYTES),
+            tokens: Vec::with_capacity(LONG_TOKENS),
+        }
     }
 
     #[inline]
@@ -194,11 +236,8 @@ impl LongPieces {
             return;
         }
         if self.bytes.len() + piece.len() > LONG_BYTES || self.tokens.len() + tokens.len() > LONG_TOKENS {
-            self.slots.fill(LongSlot::default());
-            self.bytes.clear();
-            self.tokens.clear();
+            self.clear();
         }
-        let position = |at: usize| u32::try_from(at).expect("arenas are far below 4 GiB");
         let hash = Self::hash(piece);
         self.slots[Self::slot(hash)] = LongSlot {
             hash,
@@ -209,6 +248,38 @@ impl LongPieces {
         };
         self.bytes.extend_from_slice(piece);
         self.tokens.extend_from_slice(tokens);
+    }
+
+    fn clear(&mut self) {
+        self.slots.fill(LongSlot::default());
+        self.bytes.clear();
+        self.tokens.clear();
+        self.epoch = self.epoch.wrapping_add(1);
+    }
+
+    /// Keeps `tokens` in the token arena: their start and the epoch, `None` when they are too many to keep.
+    fn insert_tokens(&mut self, tokens: &[Rank]) -> Option<(u32, u32)> {
+        if tokens.len() > LONG_TOKENS / 16 {
+            return None;
+        }
+        if self.tokens.len() + tokens.len() > LONG_TOKENS {
+            self.clear();
+        }
+        let start = position(self.tokens.len());
+        self.tokens.extend_from_slice(tokens);
+        Some((start, self.epoch))
+    }
+
+    /// Appends the tokens that [`insert_tokens`](Self::insert_tokens) kept; false when the arena was emptied since.
+    fn get_tokens(&self, start: u32, len: u32, epoch: u32, out: &mut Vec<Rank>) -> bool {
+        let tokens = self.tokens.get(start as usize..(start + len) as usize);
+        match tokens.filter(|_| epoch == self.epoch) {
+            Some(tokens) => {
+                out.extend_from_slice(tokens);
+                true
+            }
+            None => false,
+        }
     }
 }
 
@@ -231,8 +302,38 @@ mod tests {
             assert!(cache.get(&[b'y'; 15], &mut out));
             assert!(cache.get(b"hello", &mut out));
             assert_eq!(out, [7, 1, 2, 4, 5, 6, 7, 1, 2]);
-            cache.insert(b"many", &[1; MAX_TOKENS + 1]);
-            assert!(!cache.get(b"many", &mut out));
+            out.clear();
+            cache.insert(b"many", &[1, 2, 3, 4, 5]);
+            assert!(cache.get(b"many", &mut out), "more than MAX_TOKENS, in the arena");
+            assert_eq!(out, [1, 2, 3, 4, 5]);
+            assert!(!cache.get(b"manx", &mut out));
+        });
+    }
+
+    #[test]
+    fn short_pieces_in_the_token_arena_are_dropped_with_it() {
+        with_cache(new_owner(), |cache| {
+            let cache = cache.expect("not in use");
+            let mut out = Vec::new();
+            let many: Vec<Rank> = (100..108).collect();
+            assert!(many.len() > MAX_TOKENS);
+            cache.insert(b"short", &many);
+            assert!(cache.get(b"short", &mut out));
+            assert_eq!(out, many);
+            // Fill the token arena past its end with long pieces: it starts over, and the short piece's entry, which
+            // still points into it, must miss rather than read what is there now.
+            let per_piece = LONG_TOKENS / 64;
+            for n in 0..=64 {
+                cache.insert(format!("{n:0>40}").as_bytes(), &vec![7; per_piece]);
+            }
+            out.clear();
+            assert!(!cache.get(b"short", &mut out), "its arena was emptied");
+            assert!(out.is_empty());
+            cache.insert(b"short", &many[1..]);
+            assert!(cache.get(b"short", &mut out));
+            assert_eq!(out, many[1..]);
+            let set = &cache.sets[PieceCache::set(pack_up_to_15(b"short").expect("short"))].0;
+            assert_ne!(set[0].key, set[1].key, "inserted again in place, not in both ways");
         });
     }
 
