@@ -260,6 +260,14 @@ def worst_cases() -> list[tuple[str, Callable[[int, int], str]]]:
     ]
 
 
+def core_library() -> str:
+    """The Rust library this process loaded and when it was built: a stale build left beside a new one (Python
+    prefers `_core.cpython-311-*.so` to `_core.abi3.so`) would otherwise be timed under the new commit's name."""
+    path = Path(bytepair._core.__file__ or "")
+    built = datetime.datetime.fromtimestamp(path.stat().st_mtime, datetime.timezone.utc)
+    return f"{path.name} built {built:%Y-%m-%d %H:%M} UTC"
+
+
 def build_tiktoken(name: str) -> Any:
     """Official tiktoken, built offline from the vocab file bytepair ships (never `get_encoding`, which downloads)."""
     spec = ENCODINGS[name]
@@ -673,7 +681,7 @@ def render(
         f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC",
         f"- machine: {cpu_model()}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.machine()}",
         f"- versions: Python {platform.python_version()}, tiktoken {tiktoken.__version__}, "
-        f"bytepair {bytepair.__version__} (release build), numpy {np.__version__}",
+        f"bytepair {bytepair.__version__} (release build, {core_library()}), numpy {np.__version__}",
         "- peers: " + (", ".join(f"{label} {version}" for label, version in versions.items()) or "none installed"),
     ]
     if not_run:
