@@ -163,7 +163,8 @@ const LONG_SLOT_BITS: u32 = 17;
 /// The bytes of long pieces a [`LongPieces`] keeps, and their tokens; when either is full, it starts over empty.
 /// The benchmark's 6 MB of multilingual text has 53,500 distinct pieces of more than 15 bytes, and its distinct
 /// pieces that are longer or merge into more than four tokens hold 1.9 MB and 0.67 M tokens (cl100k_base): these
-/// arenas keep them all, so a warm pass merges little. Measured against 256 KiB and 64 Ki tokens with 4,096 slots
+/// arenas keep them all, and the direct-mapped slots about four in five of the long ones (the others collide), so a
+/// warm pass merges little. Measured against 256 KiB and 64 Ki tokens with 4,096 slots
 /// (Rust harness, 6 MB in 4 KiB documents, this 2-core machine, best of 5 process runs): multilingual text warm
 /// 38.3 -> 50.7 MB/s with cl100k_base, 36.9 -> 49.9 with o200k_base, English and code and the first pass within
 /// noise; by callgrind (3 MB multilingual, cl100k_base) the warm pass 339 M -> 185 M instructions, the first 410 M ->
