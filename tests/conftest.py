@@ -27,6 +27,21 @@ hypothesis.settings.register_profile("thorough", max_examples=2_000, deadline=No
 hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "fast"))
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Stops before the first test when the package holds more than one build of the Rust library: Python loads
+    ``_core.cpython-*.so`` before ``_core.abi3.so``, so a build left behind by an experiment, not the one just made,
+    would be the one tested (this happened once: two hours of benchmark runs timed a stale build)."""
+    package = Path(bytepair.__file__).parent
+    builds = sorted(path.name for path in package.glob("_core.*") if path.suffix in (".so", ".pyd"))
+    if len(builds) > 1:
+        pytest.exit(
+            f"{package} holds {len(builds)} builds of the Rust library ({', '.join(builds)}); Python loads the "
+            f"first that matches this interpreter, which may be a stale one. Delete all but the fresh build "
+            f"(`maturin develop --release` or `pip install -e .` writes _core.abi3.so).",
+            returncode=4,
+        )
+
+
 def shared_dir() -> Path:
     """Where the large third-party files live: $BYTEPAIR_SHARED, else ../shared beside the project."""
     return Path(os.environ.get("BYTEPAIR_SHARED", ROOT.parent / "shared"))
