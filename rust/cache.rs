@@ -4,19 +4,17 @@
 //! step) repeat. Measured with callgrind on English with cl100k_base, 6% of the pieces needed a merge and cost 35%
 //! of the encoding instructions, about 1,700 each; a cached piece costs a hash and a compare.
 //!
-//! Pieces of up to 15 bytes go to a table of 65,536 entries of 32 bytes (2 MiB) in two-way sets; longer ones to
-//! [`LongPieces`] (at most 11 MiB), which also keeps the tokens of short pieces that merge into more than
+//! Pieces of up to 15 bytes go to a table of 131,072 entries of 32 bytes (4 MiB) in two-way sets; longer ones to
+//! [`LongPieces`] (at most 12 MiB), which also keeps the tokens of short pieces that merge into more than
 //! [`MAX_TOKENS`]. A thread keeps the caches of at most [`CACHES_PER_THREAD`] encoders, so memory is bounded and a
 //! long run never grows it. The sizes were measured on the benchmark corpora (6 MB each, 4 KiB documents,
 //! cl100k_base, a warm second pass, best of 3): against 4,096 entries of the earlier 60-byte layout, 65,536
 //! direct-mapped entries encoded English 16% faster, code 10%, multilingual 3% (32,768 gave 10% and 4% on English and
-//! code); two-way sets and the long pieces then added 14%, 7% and 6% (best of 4). The long pieces' arenas were
-//! 256 KiB of bytes and 64 Ki tokens at first, enough for English and code, where a cache four times larger gained
-//! nothing measurable; on multilingual text (text without spaces makes long pieces, and a third of its bytes are in
-//! pieces of more than four tokens) it holds 4 MiB and 1 Mi tokens, so that the pieces of a few megabytes of such
-//! text stay (see [`LONG_BYTES`]). An entry holds the piece's bytes (packed, see [`pack_up_to_15`], or in an arena)
-//! and is used only when they are equal to the piece being encoded, and only by the encoder that filled it, so the
-//! cache can never change a result: it only skips recomputing one.
+//! code); two-way sets and the long pieces then added 14%, 7% and 6% (best of 4). Multilingual text has many more
+//! distinct pieces that need a merge (6 MB: 66,000 of up to 15 bytes and 53,500 longer, against about 40,000 in
+//! all on English), so the tables grew for it: see [`SLOT_BITS`] and [`LONG_BYTES`]. An entry holds the piece's bytes
+//! (packed, see [`pack_up_to_15`], or in a ring) and is used only when they are equal to the piece being encoded, and
+//! only by the encoder that filled it, so the cache can never change a result: it only skips recomputing one.
 
 use std::cell::RefCell;
 use std::hash::Hasher as _;
@@ -27,11 +25,11 @@ use rustc_hash::FxHasher;
 use crate::vocab::{pack_up_to_15, Rank, NO_RANK};
 
 /// The most tokens an entry of the short-piece table holds itself; a short piece that merges into more keeps them
-/// in the token arena of [`LongPieces`].
+/// in the token ring of [`LongPieces`].
 pub const MAX_TOKENS: usize = 4;
 /// Entries per cache: a power of two.
 const SLOTS: usize = 1 << SLOT_BITS;
-const SLOT_BITS: u32 = 16;
+const SLOT_BITS: u32 = 17;
 /// Caches per thread, one per encoder, the least recently used replaced: a program that alternates between two
 /// encodings (say cl100k_base and a Hugging Face model) keeps both warm.
 const CACHES_PER_THREAD: usize = 2;
@@ -56,9 +54,18 @@ struct Set([Entry; 2]);
 pub struct PieceCache {
     /// The [`owner id`](new_owner) of the encoder whose pieces the entries hold.
     owner: u64,
+    /// [`FIRST_SETS`] at first, then `SLOTS / 2`.
     sets: Box<[Set]>,
+    /// Inserts left before the first, small table grows to its full size.
+    inserts_before_growing: usize,
     long: LongPieces,
 }
+
+/// The sets a cache starts with (64 KiB), grown to `SLOTS / 2` once as many pieces were inserted as it has entries:
+/// writing the full table takes about 2 ms, which a first call on a thread would otherwise pay for a few pieces
+/// (measured in Python: the first `encode("hello")` on a thread 3.6-4.9 ms with the full table, 1.0-1.5 ms with
+/// this; with 2 MiB at once it was 2.5-3.2 ms).
+const FIRST_SETS: usize = 1 << 10;
 
 thread_local! {
     /// Most recently used first.
@@ -85,30 +92,41 @@ pub fn with_cache<R>(owner: u64, work: impl FnOnce(Option<&mut PieceCache>) -> R
                 if caches.len() == CACHES_PER_THREAD {
                     caches.pop();
                 }
-                // All-zero entries are empty. Writing the 2 MiB takes about 1 ms, once per encoding and thread
-                // (measured in Python: the first `encode("hello")` on a thread 2.2 ms with them, 1.0 with 16 KiB).
-                let empty = Entry { key: [0, 0], tokens: [0; MAX_TOKENS] };
-                let sets = vec![Set([empty; 2]); SLOTS / 2].into_boxed_slice();
-                caches.insert(0, PieceCache { owner, sets, long: LongPieces::new() });
+                caches.insert(
+                    0,
+                    PieceCache {
+                        owner,
+                        sets: empty_sets(FIRST_SETS),
+                        inserts_before_growing: 2 * FIRST_SETS,
+                        long: LongPieces::new(),
+                    },
+                );
             }
         }
         work(Some(&mut caches[0]))
     })
 }
 
+/// `count` empty sets (all-zero entries are empty).
+fn empty_sets(count: usize) -> Box<[Set]> {
+    let empty = Entry { key: [0, 0], tokens: [0; MAX_TOKENS] };
+    vec![Set([empty; 2]); count].into_boxed_slice()
+}
+
 impl PieceCache {
-    /// The set of a packed piece: a multiply carries every bit of the key into the top bits that pick it.
+    /// The set of a packed piece among `sets` (a power of two): a multiply carries every bit of the key into the top
+    /// bits that pick it.
     #[inline]
-    #[allow(clippy::cast_possible_truncation)] // the shift leaves SLOT_BITS - 1 bits
-    fn set(key: [u64; 2]) -> usize {
-        ((key[0].wrapping_mul(FIBONACCI) ^ key[1]).wrapping_mul(FIBONACCI) >> (64 - SLOT_BITS + 1)) as usize
+    #[allow(clippy::cast_possible_truncation)] // the shift leaves log2(sets) bits
+    fn set(key: [u64; 2], sets: usize) -> usize {
+        ((key[0].wrapping_mul(FIBONACCI) ^ key[1]).wrapping_mul(FIBONACCI) >> (64 - sets.trailing_zeros())) as usize
     }
 
     /// Appends the cached tokens of `piece` to `out`; false when the piece is not cached.
     #[inline]
     pub fn get(&mut self, piece: &[u8], out: &mut Vec<Rank>) -> bool {
         let Some(key) = pack_up_to_15(piece) else { return self.long.get(piece, out) };
-        let set = &mut self.sets[Self::set(key)].0;
+        let set = &mut self.sets[Self::set(key, self.sets.len())].0;
         if set[0].key != key {
             if set[1].key != key {
                 return false;
@@ -116,8 +134,9 @@ impl PieceCache {
             set.swap(0, 1);
         }
         let tokens = set[0].tokens;
-        if tokens[0] == IN_ARENA {
-            return self.long.get_tokens(tokens[1], tokens[2], tokens[3], out);
+        if tokens[0] == IN_RING {
+            let start = u64::from(tokens[1]) | u64::from(tokens[3]) << 32;
+            return self.long.get_tokens(start, tokens[2], out);
         }
         out.extend(tokens.iter().copied().take_while(|&token| token != NO_RANK));
         true
@@ -128,88 +147,104 @@ impl PieceCache {
     pub fn insert(&mut self, piece: &[u8], tokens: &[Rank]) {
         let Some(key) = pack_up_to_15(piece) else { return self.long.insert(piece, tokens) };
         let entry_tokens = if tokens.len() > MAX_TOKENS {
-            let Some((start, epoch)) = self.long.insert_tokens(tokens) else { return };
-            [IN_ARENA, start, position(tokens.len()), epoch]
+            let Some(start) = self.long.insert_tokens(tokens) else { return };
+            #[allow(clippy::cast_possible_truncation)] // the two halves of the position
+            [IN_RING, start as u32, count(tokens.len()), (start >> 32) as u32]
         } else {
             let mut padded = [NO_RANK; MAX_TOKENS];
             padded[..tokens.len()].copy_from_slice(tokens);
             padded
         };
-        let set = &mut self.sets[Self::set(key)].0;
-        // The piece is in the first way already when its tokens were in an arena emptied since.
+        if self.inserts_before_growing > 0 {
+            self.inserts_before_growing -= 1;
+            if self.inserts_before_growing == 0 {
+                self.grow();
+            }
+        }
+        let set = &mut self.sets[Self::set(key, self.sets.len())].0;
+        // The piece is in the first way already when its tokens were in the ring and overwritten since.
         if set[0].key != key {
             set[1] = set[0];
         }
         set[0].key = key;
         set[0].tokens = entry_tokens;
     }
+
+    /// Moves the entries into a table of the full size, each piece's most recent entry first.
+    #[cold]
+    fn grow(&mut self) {
+        let mut sets = empty_sets(SLOTS / 2);
+        for way in [1, 0] {
+            for entry in self.sets.iter().map(|set| set.0[way]).filter(|entry| entry.key != [0, 0]) {
+                let set = &mut sets[Self::set(entry.key, sets.len())].0;
+                set[1] = set[0];
+                set[0] = entry;
+            }
+        }
+        self.sets = sets;
+    }
 }
 
-/// The first token of an entry whose tokens are in the long pieces' token arena (above every rank): then come their
-/// start, their count and the arena's [epoch](LongPieces::epoch) when they were put there.
-const IN_ARENA: Rank = NO_RANK - 1;
-
-/// A position in an arena, as kept in its slots.
-fn position(at: usize) -> u32 {
-    u32::try_from(at).expect("arenas are far below 4 GiB")
-}
+/// The first token of an entry whose tokens are in the long pieces' token ring (above every rank): then come the
+/// low half of their position there, their count and the high half.
+const IN_RING: Rank = NO_RANK - 1;
 
 /// 2^64 divided by the golden ratio: multiplying by it spreads every input bit into the top bits.
 const FIBONACCI: u64 = 0x9E37_79B9_7F4A_7C15;
 
-/// Slots of the cache of pieces longer than 15 bytes: a power of two.
+/// Slots of the cache of pieces longer than 15 bytes, in two-way sets: a power of two.
 const LONG_SLOTS: usize = 1 << LONG_SLOT_BITS;
 const LONG_SLOT_BITS: u32 = 17;
-/// The bytes of long pieces a [`LongPieces`] keeps, and their tokens; when either is full, it starts over empty.
-/// The benchmark's 6 MB of multilingual text has 53,500 distinct pieces of more than 15 bytes, and its distinct
-/// pieces that are longer or merge into more than four tokens hold 1.9 MB and 0.67 M tokens (cl100k_base): these
-/// arenas keep them all, and the direct-mapped slots about four in five of the long ones (the others collide), so a
-/// warm pass merges little. Measured against 256 KiB and 64 Ki tokens with 4,096 slots
-/// (Rust harness, 6 MB in 4 KiB documents, this 2-core machine, best of 5 process runs): multilingual text warm
-/// 38.3 -> 50.7 MB/s with cl100k_base, 36.9 -> 49.9 with o200k_base, English and code and the first pass within
-/// noise; by callgrind (3 MB multilingual, cl100k_base) the warm pass 339 M -> 185 M instructions, the first 410 M ->
-/// 402 M.
+/// The bytes of long pieces a [`LongPieces`] keeps, and their tokens: each a ring in which the newest overwrite the
+/// oldest. The benchmark's 6 MB of multilingual text has 53,500 distinct pieces of more than 15 bytes, and its
+/// distinct pieces that are longer or merge into more than four tokens hold 1.9 MB and 0.67 M tokens (cl100k_base):
+/// the rings keep them all. Measured against 256 KiB and 64 Ki tokens with 4,096 slots emptied together when an
+/// arena was full (Rust harness, 6 MB in 4 KiB documents, this 2-core machine, best of 5 process runs):
+/// multilingual text warm 38.3 -> 50.7 MB/s with cl100k_base, 36.9 -> 49.9 with o200k_base, English and code and the
+/// first pass within noise. A warm pass then still merged about half of the long pieces again, most of them for
+/// colliding direct-mapped slots. Two-way sets, rings instead of arenas emptied when full (so that a long run never
+/// loses every long piece at once), and the short-piece table of [`SLOT_BITS`] took the merging in four passes over
+/// it from 922 M to 551 M instructions (callgrind, cl100k_base; 2.32 G -> 1.94 G in all; the rings alone changed
+/// nothing there) and a warm pass from 53 to 60 and 48 to 62 MB/s in two runs (cl100k_base; best of 3 process runs),
+/// 46 to 55 and 43 to 60 (o200k_base); English, code and first passes within noise.
 const LONG_BYTES: usize = 1 << 22;
 const LONG_TOKENS: usize = 1 << 20;
 
-/// The pieces of more than 15 bytes that were merged recently and their tokens: direct-mapped slots that point
-/// into two bounded arenas, emptied together when one is full; the token arena also holds the tokens of short
-/// pieces that merge into more than [`MAX_TOKENS`] (their entries in the short-piece table point there). Such pieces
-/// are few but costly to merge (a run of punctuation, a line of box-drawing characters, text without spaces), and
-/// they repeat: in a warm pass over English (6 MB, cl100k_base) 3,500 of them were merged again without this cache,
-/// 460 with it.
+/// The pieces of more than 15 bytes that were merged recently and their tokens: two-way sets of slots that point
+/// into two bounded rings; the token ring also holds the tokens of short pieces that merge into more than
+/// [`MAX_TOKENS`] (their entries in the short-piece table point there). Such pieces are few but costly to merge (a
+/// run of punctuation, a line of box-drawing characters, text without spaces), and they repeat: in a warm pass over
+/// English (6 MB, cl100k_base) 3,500 of them were merged again without this cache, 460 with it.
 struct LongPieces {
-    slots: Box<[LongSlot]>,
-    /// Counts the times the arenas were emptied: an entry of the short-piece table that points into the token arena
-    /// is valid only in the epoch it was made in. It cannot wrap around to an old entry's epoch in practice: each
-    /// epoch takes in at least 15/16 of an arena, so that takes 2^32 arenas of input, thousands of terabytes.
-    epoch: u32,
-    bytes: Vec<u8>,
-    tokens: Vec<Rank>,
+    sets: Box<[LongSet]>,
+    bytes: Ring<u8, LONG_BYTES>,
+    tokens: Ring<Rank, LONG_TOKENS>,
 }
 
-/// Where a long piece and its tokens are in the arenas; `len` 0 for an empty slot (no long piece is empty).
+/// The two slots a long piece may occupy, most recently used first: one cache line.
+#[derive(Clone, Copy, Default)]
+#[repr(C, align(64))]
+struct LongSet([LongSlot; 2]);
+
+/// Where a long piece and its tokens are in the rings; `len` 0 for an empty slot (no long piece is empty).
 #[derive(Clone, Copy, Default)]
 struct LongSlot {
     hash: u64,
-    start: u32,
+    start: u64,
+    tokens_start: u64,
     len: u32,
-    tokens_start: u32,
     tokens_len: u32,
 }
 
 impl LongPieces {
     fn new() -> Self {
         Self {
-            // Allocated by the first insert: writing its 3 MiB took 4 ms, which a first call on short text would pay
+            // Allocated by the first insert: writing its 4 MiB took 4 ms, which a first call on short text would pay
             // for nothing (measured in Python: the first `encode("hello")` on a thread 6.0-6.5 ms with the slots
             // allocated here, 2.2 with 4,096 slots).
-            slots: Box::default(),
-            epoch: 0,
-            // Allocated once at their bound, so they never grow past it or copy on the way (and pages that stay
-            // unused are never touched).
-            bytes: Vec::with_capacity(LONG_BYTES),
-            tokens: Vec::with_capacity(LONG_TOKENS),
+            sets: Box::default(),
+            bytes: Ring::new(),
+            tokens: Ring::new(),
         }
     }
 
@@ -220,76 +255,132 @@ impl LongPieces {
         hasher.finish()
     }
 
-    #[allow(clippy::cast_possible_truncation)] // the shift leaves LONG_SLOT_BITS bits
-    fn slot(hash: u64) -> usize {
-        (hash.wrapping_mul(FIBONACCI) >> (64 - LONG_SLOT_BITS)) as usize
+    #[allow(clippy::cast_possible_truncation)] // the shift leaves LONG_SLOT_BITS - 1 bits
+    fn set(hash: u64) -> usize {
+        (hash.wrapping_mul(FIBONACCI) >> (64 - LONG_SLOT_BITS + 1)) as usize
     }
 
-    fn get(&self, piece: &[u8], out: &mut Vec<Rank>) -> bool {
+    fn get(&mut self, piece: &[u8], out: &mut Vec<Rank>) -> bool {
         let hash = Self::hash(piece);
-        let Some(&slot) = self.slots.get(Self::slot(hash)) else { return false };
-        let (start, len) = (slot.start as usize, slot.len as usize);
-        if slot.hash != hash || len != piece.len() || self.bytes[start..start + len] != *piece {
-            return false;
+        let Some(set) = self.sets.get_mut(Self::set(hash)) else { return false };
+        let holds = |slot: &LongSlot| {
+            slot.hash == hash
+                && slot.len as usize == piece.len()
+                && self.bytes.get(slot.start, piece.len()) == Some(piece)
+        };
+        if !holds(&set.0[0]) {
+            if !holds(&set.0[1]) {
+                return false;
+            }
+            set.0.swap(0, 1);
         }
-        let tokens_start = slot.tokens_start as usize;
-        out.extend_from_slice(&self.tokens[tokens_start..tokens_start + slot.tokens_len as usize]);
-        true
+        let slot = set.0[0];
+        self.get_tokens(slot.tokens_start, slot.tokens_len, out)
     }
 
     fn insert(&mut self, piece: &[u8], tokens: &[Rank]) {
-        if piece.len() > LONG_BYTES / 16 {
-            return;
-        }
-        if self.bytes.len() + piece.len() > LONG_BYTES {
-            self.clear();
-        }
-        // After the bytes' check: keeping the tokens may empty both arenas too.
-        let Some((tokens_start, _)) = self.insert_tokens(tokens) else { return };
-        if self.slots.is_empty() {
-            self.slots = vec![LongSlot::default(); LONG_SLOTS].into_boxed_slice();
+        let Some(tokens_start) = self.insert_tokens(tokens) else { return };
+        let Some(start) = self.bytes.push(piece) else { return };
+        if self.sets.is_empty() {
+            self.sets = vec![LongSet::default(); LONG_SLOTS / 2].into_boxed_slice();
         }
         let hash = Self::hash(piece);
-        self.slots[Self::slot(hash)] = LongSlot {
-            hash,
-            start: position(self.bytes.len()),
-            len: position(piece.len()),
-            tokens_start,
-            tokens_len: position(tokens.len()),
-        };
-        self.bytes.extend_from_slice(piece);
-    }
-
-    fn clear(&mut self) {
-        self.slots.fill(LongSlot::default());
-        self.bytes.clear();
-        self.tokens.clear();
-        self.epoch = self.epoch.wrapping_add(1);
-    }
-
-    /// Keeps `tokens` in the token arena: their start and the epoch, `None` when they are too many to keep.
-    fn insert_tokens(&mut self, tokens: &[Rank]) -> Option<(u32, u32)> {
-        if tokens.len() > LONG_TOKENS / 16 {
-            return None;
+        let set = &mut self.sets[Self::set(hash)].0;
+        // The piece is in the first slot already when its bytes or tokens were overwritten since.
+        if set[0].hash != hash || set[0].len as usize != piece.len() {
+            set[1] = set[0];
         }
-        if self.tokens.len() + tokens.len() > LONG_TOKENS {
-            self.clear();
-        }
-        let start = position(self.tokens.len());
-        self.tokens.extend_from_slice(tokens);
-        Some((start, self.epoch))
+        set[0] = LongSlot { hash, start, tokens_start, len: count(piece.len()), tokens_len: count(tokens.len()) };
     }
 
-    /// Appends the tokens that [`insert_tokens`](Self::insert_tokens) kept; false when the arena was emptied since.
-    fn get_tokens(&self, start: u32, len: u32, epoch: u32, out: &mut Vec<Rank>) -> bool {
-        let tokens = self.tokens.get(start as usize..(start + len) as usize);
-        match tokens.filter(|_| epoch == self.epoch) {
+    /// Keeps `tokens` in the token ring: where they start, `None` when they are too many to keep.
+    fn insert_tokens(&mut self, tokens: &[Rank]) -> Option<u64> {
+        self.tokens.push(tokens)
+    }
+
+    /// Appends the tokens that [`insert_tokens`](Self::insert_tokens) kept at `start`; false when they were
+    /// overwritten since.
+    fn get_tokens(&self, start: u64, len: u32, out: &mut Vec<Rank>) -> bool {
+        match self.tokens.get(start, len as usize) {
             Some(tokens) => {
                 out.extend_from_slice(tokens);
                 true
             }
             None => false,
         }
+    }
+}
+
+/// A count of bytes or tokens of one piece, as kept in a slot (pieces of the rings are at most 1/16 of them).
+fn count(len: usize) -> u32 {
+    u32::try_from(len).expect("pieces kept in a ring are far below 4 GiB")
+}
+
+/// A bounded arena in which the newest values overwrite the oldest: each run of values pushed is named by its
+/// position in everything ever pushed (a `u64`, which never wraps around), so a reader can tell a run that was
+/// overwritten since from one that is still there, without the arena keeping track of who points into it.
+struct Ring<T, const CAPACITY: usize> {
+    values: Vec<T>,
+    /// The position of the next value to be pushed.
+    end: u64,
+}
+
+impl<T: Copy + Default, const CAPACITY: usize> Ring<T, CAPACITY> {
+    /// Positions are taken modulo the capacity by a mask.
+    const POWER_OF_TWO: () = assert!(CAPACITY.is_power_of_two());
+
+    /// An empty ring; its memory is allocated as it fills, up to `capacity` values.
+    fn new() -> Self {
+        let () = Self::POWER_OF_TWO;
+        Self { values: Vec::new(), end: 0 }
+    }
+
+    /// Keeps `run`, overwriting the oldest values if need be: its position, `None` when it is longer than a
+    /// sixteenth of the ring (one such run would push out much else).
+    fn push(&mut self, run: &[T]) -> Option<u64> {
+        if run.len() > CAPACITY / 16 {
+            return None;
+        }
+        let mut at = Self::index(self.end);
+        if at + run.len() > CAPACITY {
+            // A run never wraps around: the values after `at` are given up (they still hold what they held, but a
+            // run there counts as overwritten from now on).
+            self.end += (CAPACITY - at) as u64;
+            at = 0;
+        }
+        if at == self.values.len() {
+            if self.values.capacity() == 0 {
+                // At its bound at once: it never copies itself while growing, and pages it never reaches stay
+                // untouched.
+                self.values.reserve_exact(CAPACITY);
+            }
+            self.values.extend_from_slice(run);
+        } else {
+            if self.values.len() < CAPACITY {
+                // The first time round ended short of the capacity; writes can now land beyond it.
+                self.values.resize(CAPACITY, T::default());
+            }
+            self.values[at..at + run.len()].copy_from_slice(run);
+        }
+        let start = self.end;
+        self.end += run.len() as u64;
+        Some(start)
+    }
+
+    /// The run of `len` values pushed at position `start`; `None` when it was overwritten since.
+    #[inline]
+    fn get(&self, start: u64, len: usize) -> Option<&[T]> {
+        if start + (CAPACITY as u64) < self.end {
+            return None;
+        }
+        let at = Self::index(start);
+        self.values.get(at..at + len)
+    }
+
+    /// Where in `values` the value at position `at` is.
+    #[allow(clippy::cast_possible_truncation)] // below CAPACITY
+    fn index(at: u64) -> usize {
+        (at & (CAPACITY as u64 - 1)) as usize
     }
 }
 
@@ -314,88 +405,134 @@ mod tests {
             assert_eq!(out, [7, 1, 2, 4, 5, 6, 7, 1, 2]);
             out.clear();
             cache.insert(b"many", &[1, 2, 3, 4, 5]);
-            assert!(cache.get(b"many", &mut out), "more than MAX_TOKENS, in the arena");
+            assert!(cache.get(b"many", &mut out), "more than MAX_TOKENS, in the ring");
             assert_eq!(out, [1, 2, 3, 4, 5]);
             assert!(!cache.get(b"manx", &mut out));
         });
     }
 
     #[test]
-    fn short_pieces_in_the_token_arena_are_dropped_with_it() {
+    fn short_pieces_in_the_token_ring_miss_once_overwritten() {
         with_cache(new_owner(), |cache| {
             let cache = cache.expect("not in use");
             let mut out = Vec::new();
+            // As after 32 GiB of tokens: an entry keeps both halves of the position.
+            cache.long.tokens.end = 1 << 35;
             let many: Vec<Rank> = (100..108).collect();
             assert!(many.len() > MAX_TOKENS);
             cache.insert(b"short", &many);
             assert!(cache.get(b"short", &mut out));
             assert_eq!(out, many);
-            // Fill the token arena past its end with long pieces: it starts over, and the short piece's entry, which
-            // still points into it, must miss rather than read what is there now.
+            // Go round the token ring with long pieces: the short piece's entry, which still points into it, must miss
+            // rather than read what is there now.
             let per_piece = LONG_TOKENS / 64;
             for n in 0..=64 {
                 cache.insert(format!("{n:0>40}").as_bytes(), &vec![7; per_piece]);
             }
             out.clear();
-            assert!(!cache.get(b"short", &mut out), "its arena was emptied");
+            assert!(!cache.get(b"short", &mut out), "overwritten");
             assert!(out.is_empty());
             cache.insert(b"short", &many[1..]);
             assert!(cache.get(b"short", &mut out));
             assert_eq!(out, many[1..]);
-            let set = &cache.sets[PieceCache::set(pack_up_to_15(b"short").expect("short"))].0;
+            let set = &cache.sets[PieceCache::set(pack_up_to_15(b"short").expect("short"), cache.sets.len())].0;
             assert_ne!(set[0].key, set[1].key, "inserted again in place, not in both ways");
         });
     }
 
     #[test]
-    fn a_set_keeps_the_two_pieces_used_last() {
-        // Three pieces that fall into one set.
-        let set_of = |piece: &[u8]| PieceCache::set(pack_up_to_15(piece).expect("short"));
-        let pieces: Vec<Vec<u8>> = (0u32..).map(|n| format!("p{n}").into_bytes()).take(200_000).collect();
-        let target = set_of(&pieces[0]);
-        let same: Vec<&[u8]> =
-            pieces.iter().map(Vec::as_slice).filter(|piece| set_of(piece) == target).take(3).collect();
-        let [first, second, third] = same[..] else { panic!("200,000 pieces over 32,768 sets give three in one") };
+    fn a_set_keeps_the_two_pieces_used_last_and_growing_keeps_the_pieces() {
+        let pieces: Vec<Vec<u8>> = (0u32..).map(|n| format!("p{n}").into_bytes()).take(400_000).collect();
+        // Three pieces that fall into one set of a table of `sets` sets.
+        let three_in_one_set = |sets: usize| {
+            let set_of = |piece: &[u8]| PieceCache::set(pack_up_to_15(piece).expect("short"), sets);
+            let target = set_of(&pieces[0]);
+            let same: Vec<&[u8]> =
+                pieces.iter().map(Vec::as_slice).filter(|piece| set_of(piece) == target).take(3).collect();
+            <[&[u8]; 3]>::try_from(same).expect("400,000 pieces over 65,536 sets give three in one")
+        };
         with_cache(new_owner(), |cache| {
             let cache = cache.expect("not in use");
-            let mut out = Vec::new();
-            cache.insert(first, &[1]);
-            cache.insert(second, &[2]);
-            assert!(cache.get(first, &mut out), "both ways hold a piece");
-            // `second` is now the least recently used, so `third` replaces it.
-            cache.insert(third, &[3]);
-            assert!(cache.get(first, &mut out));
-            assert!(cache.get(third, &mut out));
-            assert!(!cache.get(second, &mut out));
-            assert_eq!(out, [1, 1, 3]);
+            for sets in [FIRST_SETS, SLOTS / 2] {
+                assert_eq!(cache.sets.len(), sets);
+                let [first, second, third] = three_in_one_set(sets);
+                let mut out = Vec::new();
+                cache.insert(first, &[1]);
+                cache.insert(second, &[2]);
+                assert!(cache.get(first, &mut out), "both ways hold a piece");
+                // `second` is now the least recently used, so `third` replaces it.
+                cache.insert(third, &[3]);
+                assert!(cache.get(first, &mut out));
+                assert!(cache.get(third, &mut out));
+                assert!(!cache.get(second, &mut out));
+                assert_eq!(out, [1, 1, 3]);
+                // The next insert grows the table, which keeps what it held.
+                cache.inserts_before_growing = cache.inserts_before_growing.min(1);
+                cache.insert(b"grow", &[4, 5]);
+                out.clear();
+                for piece in [first, third, b"grow"] {
+                    assert!(cache.get(piece, &mut out));
+                }
+                assert_eq!(out, [1, 3, 4, 5]);
+            }
         });
     }
 
     #[test]
-    fn long_pieces_are_kept_until_their_arena_is_full() {
+    fn long_pieces_are_kept_until_newer_ones_overwrite_them() {
         with_cache(new_owner(), |cache| {
             let cache = cache.expect("not in use");
             let mut out = Vec::new();
             let long = |n: usize| format!("{n:0>40}").into_bytes();
+            let rank = |n: usize| Rank::try_from(n).expect("small");
             assert!(!cache.get(&long(1), &mut out), "nothing kept yet (no slots either)");
             cache.insert(&long(1), &[10, 11, 12, 13, 14, 15]);
             assert!(cache.get(&long(1), &mut out));
             assert_eq!(out, [10, 11, 12, 13, 14, 15]);
             assert!(!cache.get(&long(2), &mut out), "same length, other bytes");
             assert!(!cache.get(&long(1)[1..], &mut out), "a part of a cached piece");
-            // Fill the byte arena past its end: it starts over, and what is inserted after that is found.
-            for n in 0..=LONG_BYTES / 40 {
-                cache.insert(&long(n), &[Rank::try_from(n).expect("small")]);
+            // Go once round the byte ring: the newest pieces overwrite the oldest, and the rest stay.
+            let last = LONG_BYTES / 40 + 1;
+            for n in 2..=last {
+                cache.insert(&long(n), &[rank(n)]);
             }
             out.clear();
-            let last = LONG_BYTES / 40;
-            assert!(cache.get(&long(last), &mut out));
-            assert_eq!(out, [Rank::try_from(last).expect("small")]);
-            assert!(!cache.get(&long(1), &mut out), "inserted before the arena started over");
+            assert!(!cache.get(&long(1), &mut out), "overwritten");
+            for n in [last / 2, last - 1, last] {
+                assert!(cache.get(&long(n), &mut out), "{n} is among the newest");
+            }
+            assert_eq!(out, [rank(last / 2), rank(last - 1), rank(last)]);
             let huge = vec![b'x'; LONG_BYTES];
             cache.insert(&huge, &[1]);
             assert!(!cache.get(&huge, &mut out), "a piece too long to keep");
         });
+    }
+
+    #[test]
+    fn a_ring_tells_runs_overwritten_since_from_runs_still_there() {
+        let mut ring = Ring::<u32, 16>::new();
+        assert_eq!(ring.push(&[1, 2, 3]), None, "longer than a sixteenth");
+        let mut ring = Ring::<u32, 64>::new();
+        let runs: Vec<(u64, [u32; 4])> = (0..40)
+            .map(|n| {
+                let run = [n, n + 1, n + 2, n + 3];
+                (ring.push(&run).expect("short enough"), run)
+            })
+            .collect();
+        // 40 runs of 4 into 64 values: the last 16 runs are there, the others were overwritten.
+        for (n, (start, run)) in runs.iter().enumerate() {
+            assert_eq!(ring.get(*start, 4), (n >= 24).then_some(&run[..]), "run {n}");
+        }
+        // A run that does not fit before the end starts the next round: the values after it are given up too.
+        let mut ring = Ring::<u32, 128>::new();
+        let first = ring.push(&[1, 2, 3, 4, 5]).expect("short enough");
+        // 25 runs of 5 (125 values): the next one does not fit into the last value.
+        let runs: Vec<u64> = (0..24).map(|_| ring.push(&[7, 7, 7, 7, 7]).expect("short enough")).collect();
+        assert_eq!(ring.get(first, 5), Some(&[1, 2, 3, 4, 5][..]));
+        let wrapped = ring.push(&[9, 9, 9, 9, 9]).expect("short enough");
+        assert_eq!(ring.get(wrapped, 5), Some(&[9, 9, 9, 9, 9][..]));
+        assert_eq!(ring.get(first, 5), None, "overwritten");
+        assert!(runs.iter().all(|&start| ring.get(start, 5).is_some()));
     }
 
     #[test]
