@@ -34,15 +34,17 @@ where
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| {
-                    let mut results = Vec::new();
-                    loop {
-                        let index = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(input) = inputs.get(index) else {
-                            break;
-                        };
-                        results.push((index, work(input)));
-                    }
-                    results
+                    crate::cache::with_lent_caches(|| {
+                        let mut results = Vec::new();
+                        loop {
+                            let index = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(input) = inputs.get(index) else {
+                                break;
+                            };
+                            results.push((index, work(input)));
+                        }
+                        results
+                    })
                 })
             })
             .collect();
