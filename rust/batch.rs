@@ -60,6 +60,13 @@ where
     done.into_iter().map(|(_, result)| result).collect()
 }
 
+/// The documents of a text file read one per line, as `bytepair encode --split line` reads them: each line without
+/// its line ending (`\n` or `\r\n`), empty lines skipped. Only `\n` ends a line (not the other Unicode line
+/// breaks), as Python's `str.split("\n")` cuts the same text.
+pub fn lines(text: &str) -> impl Iterator<Item = &str> {
+    text.split('\n').map(|line| line.strip_suffix('\r').unwrap_or(line)).filter(|line| !line.is_empty())
+}
+
 /// `threads`, or when it is 0 the CPUs this process may use (`available_parallelism` honours the affinity mask and
 /// cgroup CPU quota on Linux, like `os.sched_getaffinity`).
 pub fn resolve_threads(threads: usize) -> usize {
@@ -321,6 +328,14 @@ impl Encoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_drop_their_endings_and_empty_lines() {
+        let text = "one\r\ntwo\n\n\r\nthree\r\r\nfour\u{2028}five\x0c\n  \nlast";
+        assert_eq!(lines(text).collect::<Vec<_>>(), ["one", "two", "three\r", "four\u{2028}five\x0c", "  ", "last"]);
+        assert_eq!(lines("").count(), 0);
+        assert_eq!(lines("\n\r\n").count(), 0);
+    }
 
     #[test]
     fn keeps_input_order_and_reports_errors() {

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use pyo3::exceptions::PyValueError;
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::pybacked::PyBackedStr;
+use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyInt, PyList, PyTuple};
 
 use crate::{
@@ -167,6 +167,32 @@ impl PyEncoder {
         let flat = py.detach(|| self.inner.encode_batch_flat(&texts, policy, num_threads.unwrap_or(0), separator))?;
         drop(texts);
         Ok((tokens_bytearray(py, &flat, width)?, offsets_bytearray(py, &flat)?))
+    }
+
+    /// [`encode_batch_flat`](Self::encode_batch_flat) of ordinary text on the lines of `data`, a chunk of a UTF-8
+    /// text file cut after a line ending (see [`crate::batch::lines`]), and each line's size in bytes (`int64`), so
+    /// that `bytepair encode --split line` never makes a Python string per line. `ValueError` naming the first byte
+    /// that is not UTF-8 (the caller words the error for the file).
+    #[pyo3(signature = (data, num_threads, separator, width))]
+    fn encode_lines_flat<'py>(
+        &self,
+        py: Python<'py>,
+        data: PyBackedBytes,
+        num_threads: Option<usize>,
+        separator: Option<Rank>,
+        width: usize,
+    ) -> PyResult<(Bound<'py, PyByteArray>, Bound<'py, PyByteArray>, Bound<'py, PyByteArray>)> {
+        let width = self.token_width(width, separator)?;
+        let data: &[u8] = &data;
+        let (flat, sizes) = py.detach(|| {
+            let text = std::str::from_utf8(data)
+                .map_err(|err| PyValueError::new_err(format!("not UTF-8 at byte {}", err.valid_up_to())))?;
+            let lines: Vec<&str> = crate::batch::lines(text).collect();
+            let flat = self.inner.encode_batch_flat(&lines, None, num_threads.unwrap_or(0), separator)?;
+            let sizes: Vec<u8> = lines.iter().flat_map(|line| (line.len() as u64).to_le_bytes()).collect();
+            Ok::<_, PyErr>((flat, sizes))
+        })?;
+        Ok((tokens_bytearray(py, &flat, width)?, offsets_bytearray(py, &flat)?, PyByteArray::new(py, &sizes)))
     }
 
     /// A batch as padded rows: `(ids, mask, row length)`, both row-major `width`-byte little-endian ints.

@@ -50,6 +50,16 @@ def read_back(prefix: Path) -> tuple[list[list[int]], dict[str, Any]]:
     return [tokens[a:b].tolist() for a, b in zip(offsets[:-1], offsets[1:])], sidecar
 
 
+@pytest.fixture(params=["python", "rust"])
+def line_reading(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Text read one document per line goes through Python (small files) or, from `cli.FIRST_GROUP_BYTES` on, to
+    Rust in chunks (`cli._Lines`); "rust" lowers that size so that the small test files go there, in many chunks."""
+    if request.param == "rust":
+        monkeypatch.setattr(cli, "FIRST_GROUP_BYTES", 1)
+        monkeypatch.setattr(cli, "GROUP_BYTES", 16)
+    return str(request.param)
+
+
 @pytest.fixture
 def inputs(tmp_path: Path) -> Path:
     folder = tmp_path / "in"
@@ -74,7 +84,7 @@ def write_jsonl(path: Path, records: list[Any]) -> Path:
     ],
 )
 def test_text_split_gives_the_documents_encoded_one_by_one(
-    inputs: Path, out: Path, split: str, text: str, documents: list[str]
+    inputs: Path, out: Path, split: str, text: str, documents: list[str], line_reading: str
 ) -> None:
     path = inputs / "corpus.txt"
     path.write_bytes(text.encode("utf-8"))
@@ -89,7 +99,7 @@ def test_text_split_gives_the_documents_encoded_one_by_one(
 
 @pytest.mark.parametrize("split", ["line", "blank"])
 def test_chunk_boundaries_do_not_change_the_documents(
-    inputs: Path, out: Path, split: str, monkeypatch: pytest.MonkeyPatch
+    inputs: Path, out: Path, split: str, monkeypatch: pytest.MonkeyPatch, line_reading: str
 ) -> None:
     """Chunks of 5 bytes cut lines, blocks and the UTF-8 of 👍 and 日本語 everywhere."""
     path = inputs / "corpus.txt"
@@ -99,6 +109,47 @@ def test_chunk_boundaries_do_not_change_the_documents(
     monkeypatch.setattr(cli, "GROUP_BYTES", 7)
     assert run("encode", path, "-o", out / "chunked", "--split", split, "--quiet") == 0
     assert read_back(out / "chunked")[0] == read_back(out / "whole")[0]
+
+
+def test_lines_of_large_files_are_split_in_rust_with_the_same_documents_and_errors(
+    inputs: Path, out: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """The same documents and the same error, whichever side splits the lines; Rust only for strict UTF-8."""
+    text = (LINES_TEXT + "\n\u2028 line separators \x85 stay\x0c\r\r\n\r\n" * 3).encode("utf-8")
+    path = inputs / "corpus.txt"
+    path.write_bytes(text)
+    bad = inputs / "bad.txt"
+    bad.write_bytes(text + b"one more\ncaf\xe9\n")
+    calls: list[int] = []
+    split_in_rust = bytepair.Encoding._encode_lines_flat
+
+    def spy(self: bytepair.Encoding, data: bytes, **options: Any) -> Any:
+        calls.append(len(data))
+        return split_in_rust(self, data, **options)
+
+    monkeypatch.setattr(bytepair.Encoding, "_encode_lines_flat", spy)
+    common = ["--split", "line", "--encoding", "cl100k_base", "--quiet"]
+    assert run("encode", path, "-o", out / "python", *common) == 0
+    assert run("encode", bad, "-o", out / "python-bad", *common) == 1
+    python_error = capsys.readouterr().err
+    assert calls == []
+    monkeypatch.setattr(cli, "FIRST_GROUP_BYTES", 8)
+    monkeypatch.setattr(cli, "GROUP_BYTES", 64)
+    assert run("encode", path, "-o", out / "rust", *common) == 0
+    assert len(calls) > 3 and sum(calls) == len(text)
+    assert run("encode", bad, "-o", out / "rust-bad", *common) == 1
+    assert capsys.readouterr().err == python_error
+    offset, line = len(text) + len(b"one more\ncaf"), text.count(b"\n") + 2
+    assert f"bad.txt: invalid UTF-8 at byte {offset} (line {line}, byte 0xe9)" in python_error
+    documents = text.decode("utf-8").split("\n")
+    expected = encoded([line.removesuffix("\r") for line in documents if line.removesuffix("\r")], "cl100k_base")
+    (python, python_sidecar), (rust, rust_sidecar) = read_back(out / "python"), read_back(out / "rust")
+    assert python == rust == expected
+    assert rust_sidecar["bytes"] == python_sidecar["bytes"]
+    assert rust_sidecar["inputs"] == python_sidecar["inputs"]
+    calls.clear()
+    assert run("encode", path, "-o", out / "replaced", *common, "--errors", "replace") == 0
+    assert calls == [], "--errors replace reads in Python"
 
 
 # ==== JSON Lines and Parquet ====
@@ -403,7 +454,13 @@ def write(folder: Path, name: str, data: bytes) -> Path:
     ],
 )
 def test_bad_input_is_an_error_naming_where_and_leaves_no_output(
-    inputs: Path, out: Path, capsys: Any, make_input: Callable[[Path], Path], options: list[str], fragments: list[str]
+    inputs: Path,
+    out: Path,
+    capsys: Any,
+    make_input: Callable[[Path], Path],
+    options: list[str],
+    fragments: list[str],
+    line_reading: str,
 ) -> None:
     good = write(inputs, "good.txt", b"a good document first")
     assert run("encode", good, make_input(inputs), "-o", out / "train", *options) == 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import queue
@@ -16,11 +17,21 @@ import threading
 import time
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from bytepair import __version__
-from bytepair.corpus import FORMATS, SPLITS, InputError, Source, find_sources, read_documents
+from bytepair.corpus import (
+    FORMATS,
+    SPLITS,
+    InputError,
+    Source,
+    check_utf8,
+    find_sources,
+    line_chunks,
+    read_documents,
+)
 from bytepair.encoding import Encoding
 from bytepair.errors import BytepairError, UnknownTokenError
 from bytepair.registry import get_encoding, list_encoding_names
@@ -315,13 +326,19 @@ def _encode(args: argparse.Namespace) -> int:
     metadata = {"encoding": encoding.name, "separator_token": separator}
     progress = _Progress(quiet=args.quiet)
     with TokenFiles(prefix, dtype, metadata, args.shard_tokens) as files:
-        for texts, segments, sizes in _prefetch(_groups(sources, args.split, args.errors, args.field)):
-            tokens, offsets = encoding._encode_batch_flat(
-                texts, disallowed_special=(), num_threads=args.workers, separator=separator, width=DTYPE_SIZES[dtype]
-            )
-            del texts
+        for group in _prefetch(_encode_groups(sources, args.split, args.errors, args.field)):
+            width = DTYPE_SIZES[dtype]
+            if isinstance(group, _Lines):
+                tokens, offsets, sizes = group.encode(encoding, args.workers, separator, width)
+                segments = [(str(group.path), len(sizes))]
+            else:
+                texts, segments, sizes = group
+                tokens, offsets = encoding._encode_batch_flat(
+                    texts, disallowed_special=(), num_threads=args.workers, separator=separator, width=width
+                )
+                del texts
             files.write(tokens, _int64s(offsets), segments, sizes)
-            progress.update(sum(sizes), len(tokens) // DTYPE_SIZES[dtype])
+            progress.update(sum(sizes), len(tokens) // width)
     progress.close()
     if not args.quiet:
         sidecars = files.sidecars
@@ -400,6 +417,55 @@ def _count(args: argparse.Namespace) -> int:
 # ==== Reading inputs ====
 
 
+@dataclass
+class _Lines:
+    """A chunk of a text file read one document per line, whose lines Rust splits, checks and encodes: for ``--split
+    line`` with strict UTF-8 this skips a Python string per line, and decoding, splitting and measuring them in
+    Python (measured on the 6 MB multilingual sample: about 0.09 s of the reader thread's time)."""
+
+    path: Path
+    data: bytes
+    offset: int
+    line: int
+
+    def encode(
+        self, encoding: Encoding, workers: int | None, separator: int | None, width: int
+    ) -> tuple[bytearray, bytearray, array[int]]:
+        try:
+            tokens, offsets, sizes = encoding._encode_lines_flat(
+                self.data, num_threads=workers, separator=separator, width=width
+            )
+        except ValueError:
+            check_utf8(self.path, self.data, self.offset, self.line)
+            raise
+        return tokens, offsets, _int64s(sizes)
+
+
+def _encode_groups(
+    sources: Sequence[Source], split: str, errors: str, field: str
+) -> Iterator[tuple[list[str], list[tuple[str, int]], list[int]] | _Lines]:
+    """`_groups`, except that a text file of at least `FIRST_GROUP_BYTES` on disk read line by line in strict UTF-8
+    comes as `_Lines` chunks (doubling from `FIRST_GROUP_BYTES` to `GROUP_BYTES`). Smaller files stay grouped in
+    Python: one Rust call each would start its threads once per file."""
+
+    def native(source: Source) -> bool:
+        return (
+            split == "line"
+            and errors == "strict"
+            and source.format == "text"
+            and _file_size(source.path) >= FIRST_GROUP_BYTES
+        )
+
+    for is_native, run in itertools.groupby(sources, key=native):
+        if not is_native:
+            yield from _groups(list(run), split, errors, field)
+            continue
+        for source in run:
+            chunk_sizes = itertools.chain(_doubling(FIRST_GROUP_BYTES), itertools.repeat(GROUP_BYTES))
+            for data, offset, line in line_chunks(source, chunk_sizes):
+                yield _Lines(source.path, data, offset, line)
+
+
 def _groups(
     sources: Sequence[Source], split: str, errors: str, field: str
 ) -> Iterator[tuple[list[str], list[tuple[str, int]], list[int]]]:
@@ -425,6 +491,14 @@ def _groups(
                 limit = min(2 * limit, GROUP_BYTES)
     if texts:
         yield texts, segments, sizes
+
+
+def _doubling(first: int) -> Iterator[int]:
+    """``first``, twice ``first``, ... up to `GROUP_BYTES`."""
+    size = first
+    while size < GROUP_BYTES:
+        yield size
+        size *= 2
 
 
 def _prefetch(items: Iterable[Any]) -> Iterator[Any]:

@@ -15,7 +15,7 @@ import lzma
 import os
 import re
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -139,14 +139,31 @@ def read_documents(source: Source, split: str, errors: str, field: str) -> Itera
         raise InputError(f"cannot read {source.path}: {getattr(err, 'strerror', None) or err}") from None
 
 
-def _chunks(stream: IO[bytes]) -> Iterator[tuple[bytes, int, int]]:
+def line_chunks(source: Source, sizes: Iterable[int]) -> Iterator[tuple[bytes, int, int]]:
+    """The bytes of a text file in chunks cut after a line feed, the next chunk's size taken from ``sizes``, with the
+    byte offset and the 1-based line number each starts at: for reading its lines in Rust, which checks the UTF-8
+    (see `check_utf8` for the error to raise)."""
+    try:
+        with open_binary(source.path) as stream:
+            yield from _chunks(stream, sizes)
+    except (OSError, EOFError, lzma.LZMAError) as err:  # a truncated or corrupt archive, a read error
+        raise InputError(f"cannot read {source.path}: {getattr(err, 'strerror', None) or err}") from None
+
+
+def check_utf8(path: Path, data: bytes, offset: int, line: int) -> None:
+    """Raises the `InputError` that names where ``data`` (a chunk of ``path`` from `line_chunks`) is not UTF-8."""
+    _decode(path, data, offset, line, "strict")
+
+
+def _chunks(stream: IO[bytes], sizes: Iterable[int] | None = None) -> Iterator[tuple[bytes, int, int]]:
     """Chunks of ``stream`` cut after a line feed (so never inside a UTF-8 character), with the byte offset and the
-    1-based line number each starts at."""
+    1-based line number each starts at; each read is the next of ``sizes`` (default: `CHUNK_BYTES` each)."""
     carry = b""
     offset = 0
     line = 1
+    read_sizes = iter(sizes) if sizes is not None else None
     while True:
-        data = stream.read(CHUNK_BYTES)
+        data = stream.read(CHUNK_BYTES if read_sizes is None else next(read_sizes))
         if not data:
             break
         data = carry + data

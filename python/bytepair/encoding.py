@@ -394,6 +394,14 @@ class Encoding:
             ordinary=True,
         )
 
+    def _encode_lines_flat(
+        self, data: bytes, *, num_threads: int | None = None, separator: int | None = None, width: int = 4
+    ) -> tuple[bytearray, bytearray, bytearray]:
+        """The lines of ``data`` (UTF-8 text cut after a line ending), encoded as ordinary text like
+        ``_encode_batch_flat`` of ``data.decode().split("\\n")`` without line endings and empty lines, and each line's
+        size (int64). ``ValueError`` when ``data`` is not UTF-8."""
+        return self._core.encode_lines_flat(data, _threads(num_threads), separator, width)
+
     def encode_with_unstable(
         self,
         text: str,

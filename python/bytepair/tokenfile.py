@@ -18,7 +18,7 @@ import secrets
 import sys
 from array import array
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -189,7 +189,7 @@ class TokenFiles:
         return [sidecar for _, sidecar in self.finished]
 
     def write(
-        self, tokens: bytes | bytearray, offsets: array[int], segments: list[tuple[str, int]], sizes: list[int]
+        self, tokens: bytes | bytearray, offsets: array[int], segments: list[tuple[str, int]], sizes: Sequence[int]
     ) -> None:
         """Append a batch: ``tokens`` (``width``-byte little-endian) and their ``len(sizes) + 1`` offsets; ``sizes``:
         each document's size in bytes; ``segments``: (input, document count) for runs of documents from one input.
