@@ -260,7 +260,9 @@ def test_separator_options(inputs: Path, out: Path, option: list[str], separator
 
 
 @pytest.mark.parametrize("shard_tokens", [1, 7, 20, 10_000])
-def test_shards_hold_whole_documents_and_join_to_the_single_file(inputs: Path, out: Path, shard_tokens: int) -> None:
+def test_shards_hold_whole_documents_and_join_to_the_single_file(
+    inputs: Path, out: Path, shard_tokens: int, line_reading: str
+) -> None:
     path = inputs / "lines.txt"
     path.write_text((LINES_TEXT + "\n") * 5, encoding="utf-8")
     common = [path, "--split", "line", "--encoding", ENCODING, "--quiet"]
@@ -291,7 +293,9 @@ def test_a_rerun_with_fewer_shards_removes_the_stale_ones(inputs: Path, out: Pat
     assert sorted(path.name for path in out.iterdir()) == ["train-00000.bin", "train-00000.idx.npy", "train-00000.json"]
 
 
-def test_workers_do_not_change_the_output(inputs: Path, out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_workers_do_not_change_the_output(
+    inputs: Path, out: Path, monkeypatch: pytest.MonkeyPatch, line_reading: str
+) -> None:
     path = inputs / "lines.txt"
     path.write_text((LINES_TEXT + "\n") * 200, encoding="utf-8")
     monkeypatch.setattr(cli, "GROUP_BYTES", 1000)
@@ -301,7 +305,7 @@ def test_workers_do_not_change_the_output(inputs: Path, out: Path, monkeypatch: 
     assert (out / "1.idx.npy").read_bytes() == (out / "3.idx.npy").read_bytes()
 
 
-def test_empty_input_writes_an_empty_token_file(inputs: Path, out: Path) -> None:
+def test_empty_input_writes_an_empty_token_file(inputs: Path, out: Path, line_reading: str) -> None:
     path = inputs / "blank.txt"
     path.write_text("\n\n", encoding="utf-8")
     assert run("encode", path, "--split", "line", "-o", out / "train", "-q") == 0
