@@ -345,7 +345,7 @@ def test_decode_jsonl_without_offsets_names_the_file(inputs: Path, out: Path, ca
     assert "train.idx.npy not found: --jsonl needs the document offsets" in capsys.readouterr().err
 
 
-def test_count_reads_inputs_like_encode(inputs: Path, capsys: Any) -> None:
+def test_count_reads_inputs_like_encode(inputs: Path, capsys: Any, line_reading: str) -> None:
     lines = inputs / "lines.txt.gz"
     lines.write_bytes(gzip.compress(LINES_TEXT.encode("utf-8")))
     records = write_jsonl(inputs / "data.jsonl", RECORDS)

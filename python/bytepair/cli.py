@@ -402,7 +402,12 @@ def _count(args: argparse.Namespace) -> int:
     encoding = get_encoding(args.encoding)
     sources = find_sources(args.inputs, args.format)
     totals = dict.fromkeys((str(source.path) for source in sources), 0)
-    for texts, segments, _sizes in _prefetch(_groups(sources, args.split, args.errors, args.field)):
+    for group in _prefetch(_encode_groups(sources, args.split, args.errors, args.field)):
+        if isinstance(group, _Lines):
+            tokens, _offsets, _sizes = group.encode(encoding, args.workers, None, 4)
+            totals[str(group.path)] += len(tokens) // 4
+            continue
+        texts, segments, _sizes = group
         counts = encoding.count_tokens_batch(texts, disallowed_special=(), num_threads=args.workers)
         first = 0
         for origin, documents in segments:
