@@ -63,6 +63,7 @@ where
 /// The documents of a text file read one per line, as `bytepair encode --split line` reads them: each line without
 /// its line ending (`\n` or `\r\n`), empty lines skipped. Only `\n` ends a line (not the other Unicode line
 /// breaks), as Python's `str.split("\n")` cuts the same text.
+#[cfg_attr(not(feature = "python"), allow(dead_code))] // used by the bindings and the tests
 pub fn lines(text: &str) -> impl Iterator<Item = &str> {
     text.split('\n').map(|line| line.strip_suffix('\r').unwrap_or(line)).filter(|line| !line.is_empty())
 }
