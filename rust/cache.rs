@@ -20,7 +20,7 @@
 use std::cell::RefCell;
 use std::hash::Hasher as _;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use rustc_hash::FxHasher;
 
@@ -85,8 +85,11 @@ thread_local! {
 static DEPOT: Depot = Mutex::new(Vec::new());
 
 /// The most sets of caches [`DEPOT`] keeps: the CPUs this process may use, the default number of batch workers.
+/// Found once: asking the system took 48 us a call here (it reads the cgroup's CPU quota), for every worker of every
+/// batch.
 fn depot_limit() -> usize {
-    crate::batch::resolve_threads(0)
+    static LIMIT: OnceLock<usize> = OnceLock::new();
+    *LIMIT.get_or_init(|| crate::batch::resolve_threads(0))
 }
 
 /// Runs `work` on a thread made for a batch with the caches of a worker that finished before (if any), and leaves
@@ -284,9 +287,9 @@ struct LongSlot {
 impl LongPieces {
     fn new() -> Self {
         Self {
-            // Allocated by the first insert: writing its 4 MiB took 4 ms, which a first call on short text would pay
-            // for nothing (measured in Python: the first `encode("hello")` on a thread 6.0-6.5 ms with the slots
-            // allocated here, 2.2 with 4,096 slots).
+            // Allocated by the first insert: writing them (3 MiB when measured, 4 MiB now) took 4 ms, which a first
+            // call on short text would pay for nothing (measured in Python: the first `encode("hello")` on a thread
+            // 6.0-6.5 ms with the slots allocated here, 2.2 with 4,096 slots).
             sets: Box::default(),
             bytes: Ring::new(),
             tokens: Ring::new(),
@@ -324,8 +327,11 @@ impl LongPieces {
     }
 
     fn insert(&mut self, piece: &[u8], tokens: &[Rank]) {
-        let Some(tokens_start) = self.insert_tokens(tokens) else { return };
-        let Some(start) = self.bytes.push(piece) else { return };
+        // Both checked first, so that neither ring takes in a run for a piece the other cannot keep.
+        if !Ring::<u8, LONG_BYTES>::fits(piece.len()) || !Ring::<Rank, LONG_TOKENS>::fits(tokens.len()) {
+            return;
+        }
+        let (Some(tokens_start), Some(start)) = (self.insert_tokens(tokens), self.bytes.push(piece)) else { return };
         if self.sets.is_empty() {
             self.sets = vec![LongSet::default(); LONG_SLOTS / 2].into_boxed_slice();
         }
@@ -374,7 +380,7 @@ impl<T: Copy + Default, const CAPACITY: usize> Ring<T, CAPACITY> {
     /// Positions are taken modulo the capacity by a mask.
     const POWER_OF_TWO: () = assert!(CAPACITY.is_power_of_two());
 
-    /// An empty ring; its memory is allocated as it fills, up to `capacity` values.
+    /// An empty ring; its memory is allocated as it fills, up to `CAPACITY` values.
     fn new() -> Self {
         let () = Self::POWER_OF_TWO;
         Self { values: Vec::new(), end: 0 }
@@ -383,7 +389,7 @@ impl<T: Copy + Default, const CAPACITY: usize> Ring<T, CAPACITY> {
     /// Keeps `run`, overwriting the oldest values if need be: its position, `None` when it is longer than a
     /// sixteenth of the ring (one such run would push out much else).
     fn push(&mut self, run: &[T]) -> Option<u64> {
-        if run.len() > CAPACITY / 16 {
+        if !Self::fits(run.len()) {
             return None;
         }
         let mut at = Self::index(self.end);
@@ -410,6 +416,11 @@ impl<T: Copy + Default, const CAPACITY: usize> Ring<T, CAPACITY> {
         let start = self.end;
         self.end += run.len() as u64;
         Some(start)
+    }
+
+    /// Whether a run of `len` values is short enough to keep.
+    fn fits(len: usize) -> bool {
+        len <= CAPACITY / 16
     }
 
     /// The run of `len` values pushed at position `start`; `None` when it was overwritten since.
@@ -548,8 +559,13 @@ mod tests {
             }
             assert_eq!(out, [rank(last / 2), rank(last - 1), rank(last)]);
             let huge = vec![b'x'; LONG_BYTES];
+            let ends = |cache: &PieceCache| (cache.long.bytes.end, cache.long.tokens.end);
+            let before = ends(cache);
             cache.insert(&huge, &[1]);
             assert!(!cache.get(&huge, &mut out), "a piece too long to keep");
+            cache.insert(&long(0), &vec![1; LONG_TOKENS / 16 + 1]);
+            assert!(!cache.get(&long(0), &mut out), "tokens too many to keep");
+            assert_eq!(ends(cache), before, "neither ring took in a run for them");
         });
     }
 
