@@ -8,6 +8,7 @@ problem is an `InputError` that names the file and where in it (byte offset, lin
 from __future__ import annotations
 
 import bz2
+import contextlib
 import glob
 import gzip
 import json
@@ -127,27 +128,32 @@ def read_documents(source: Source, split: str, errors: str, field: str) -> Itera
     if source.format == "parquet":
         yield from _read_parquet(source.path, field)
         return
-    try:
-        with open_binary(source.path) as stream:
-            if source.format == "jsonl":
-                yield from _read_json_lines(source.path, stream, errors, field)
-            elif split == "file":
-                yield [_decode(source.path, stream.read(), 0, 1, errors)]
-            else:
-                yield from _read_split(source.path, stream, errors, split)
-    except (OSError, EOFError, lzma.LZMAError) as err:  # a truncated or corrupt archive, a read error
-        raise InputError(f"cannot read {source.path}: {getattr(err, 'strerror', None) or err}") from None
+    with _reading(source.path) as stream:
+        if source.format == "jsonl":
+            yield from _read_json_lines(source.path, stream, errors, field)
+        elif split == "file":
+            yield [_decode(source.path, stream.read(), 0, 1, errors)]
+        else:
+            yield from _read_split(source.path, stream, errors, split)
 
 
 def line_chunks(source: Source, sizes: Iterable[int]) -> Iterator[tuple[bytes, int, int]]:
     """The bytes of a text file in chunks cut after a line feed, the next chunk's size taken from ``sizes``, with the
     byte offset and the 1-based line number each starts at: for reading its lines in Rust, which checks the UTF-8
     (see `check_utf8` for the error to raise)."""
+    with _reading(source.path) as stream:
+        yield from _chunks(stream, sizes)
+
+
+@contextlib.contextmanager
+def _reading(path: Path) -> Iterator[IO[bytes]]:
+    """``path`` opened with `open_binary`; a read error or a truncated or corrupt archive, while open or while the
+    block reads it, becomes an `InputError` naming the file."""
     try:
-        with open_binary(source.path) as stream:
-            yield from _chunks(stream, sizes)
-    except (OSError, EOFError, lzma.LZMAError) as err:  # a truncated or corrupt archive, a read error
-        raise InputError(f"cannot read {source.path}: {getattr(err, 'strerror', None) or err}") from None
+        with open_binary(path) as stream:
+            yield stream
+    except (OSError, EOFError, lzma.LZMAError) as err:
+        raise InputError(f"cannot read {path}: {getattr(err, 'strerror', None) or err}") from None
 
 
 def check_utf8(path: Path, data: bytes, offset: int, line: int) -> None:
