@@ -8,9 +8,10 @@ crossing into Python. When tiktoken is installed, the same inputs run through it
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest

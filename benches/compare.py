@@ -25,10 +25,10 @@ import shlex
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Union
+from typing import Any
 
 import numpy as np
 import tiktoken
@@ -55,7 +55,7 @@ EMOJI = ["😀", "😂", "🥲", "🎉", "🚀", "🤖", "❤️", "👍🏽", "
 # A table cell: a measurement, or a word shown as it is.
 NA = "n/a"  # the library has no such call
 NOT_RUN = "-"  # not measured: peers run the corpus rows only, or their ids differ (see the ids row)
-Cell = Union[float, str]
+Cell = float | str
 
 
 @dataclass
@@ -300,7 +300,7 @@ def check_peer(
     """Counts the documents on which the peer's ids differ from tiktoken's (raising counts as differing)."""
     check = PeerCheck(peer.label, peer.version, peer.source, {kind: op.api for kind, op in peer.ops.items()})
     for kind in CORPUS_KINDS:
-        for index, (document, want) in enumerate(zip(documents[kind], expected[kind])):
+        for index, (document, want) in enumerate(zip(documents[kind], expected[kind], strict=True)):
             check.documents += 1
             try:
                 with stderr_silenced():
@@ -315,7 +315,9 @@ def check_peer(
             if got != want:
                 check.differ += 1
                 if not check.first_problem:
-                    first = next((i for i, (a, b) in enumerate(zip(want, got)) if a != b), min(len(want), len(got)))
+                    first = next(
+                        (i for i, (a, b) in enumerate(zip(want, got, strict=False)) if a != b), min(len(want), len(got))
+                    )
                     check.first_problem = (
                         f"{kind} document {index}, first at token {first}: "
                         f"tiktoken {want[first : first + 4]}, {peer.label} {got[first : first + 4]}"
@@ -330,7 +332,7 @@ def check_peer(
 
 def check_outputs(name: str, kind: str, call: str, documents: list[str], expected: list[list[int]], got: Any) -> None:
     """A timed call's output must equal tiktoken's ids (so no row times a wrong answer)."""
-    for index, (document, want, one) in enumerate(zip(documents, expected, got)):
+    for index, (document, want, one) in enumerate(zip(documents, expected, got, strict=True)):
         one = one.tolist() if isinstance(one, np.ndarray) else one
         if one != want:
             abort_mismatch(name, f"{kind} document {index}", call, document, want, one, None)
@@ -339,7 +341,7 @@ def check_outputs(name: str, kind: str, call: str, documents: list[str], expecte
 
 
 def abort_mismatch(name: str, where: str, call: str, text: str, want: list[int], got: list[int], theirs: Any) -> None:
-    first = next((i for i, (a, b) in enumerate(zip(want, got)) if a != b), min(len(want), len(got)))
+    first = next((i for i, (a, b) in enumerate(zip(want, got, strict=False)) if a != b), min(len(want), len(got)))
     saved = Path(tempfile.mkdtemp(prefix="bytepair-mismatch-")) / "document.txt"
     saved.write_text(text, encoding="utf-8", newline="")
     context = ""
@@ -405,7 +407,7 @@ def bench_corpora(
             checks.append(check_peer(peer, ranks, documents, expected))
         # Like tiktoken and bytepair (check_ids), each peer has now run every document once before it is timed: a peer
         # that caches pieces across calls (toktok-rs and gigatoken do) is timed with its cache warm.
-        exact = [peer for peer, check in zip(found, checks) if check.exact]
+        exact = [peer for peer, check in zip(found, checks, strict=True) if check.exact]
         rows = []
         for kind in CORPUS_KINDS:
             progress(f"{name}: timing {kind}")

@@ -16,8 +16,9 @@ import platform
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import tokenizers
 
@@ -71,7 +72,7 @@ def main() -> None:
     expected = [encoding.ids for encoding in oracle.encode_batch(texts)]
     arrays = ours(texts, padding=True, return_tensors="np")
     lengths = arrays["attention_mask"].sum(axis=1)
-    got = [row[:length].tolist() for row, length in zip(arrays["input_ids"], lengths)]
+    got = [row[:length].tolist() for row, length in zip(arrays["input_ids"], lengths, strict=True)]
     assert got == expected, "bytepair's ids differ from tokenizers'"
 
     theirs = best_of(args.repeat, lambda: oracle.encode_batch(texts))

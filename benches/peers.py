@@ -19,10 +19,11 @@ import importlib.metadata
 import importlib.resources
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from bytepair.config import EncodingSpec
 
@@ -103,7 +104,7 @@ def per_document(encode: Callable[[str], Any]) -> Callable[[list[str]], list[Any
 
 def flat_to_lists(ids: Any, offsets: Any) -> list[list[int]]:
     ids, offsets = ids.tolist(), offsets.tolist()
-    return [ids[start:end] for start, end in zip(offsets, offsets[1:])]
+    return [ids[start:end] for start, end in pairwise(offsets)]
 
 
 def as_bytes(texts: list[Any]) -> list[bytes]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 import string
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 from tests.conftest import ALL_ENCODINGS, oracle

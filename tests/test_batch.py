@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import textwrap
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -45,7 +46,7 @@ def one_by_one(encoding: bytepair.Encoding, texts: list[str], **kwargs: Any) -> 
 
 
 def split_flat(tokens: Any, offsets: Any) -> list[list[int]]:
-    return [tokens[start:end].tolist() for start, end in zip(offsets[:-1], offsets[1:])]
+    return [tokens[start:end].tolist() for start, end in pairwise(offsets)]
 
 
 # ==== encode_batch_to_numpy ====

@@ -9,8 +9,9 @@ import struct
 import subprocess
 import sys
 from array import array
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -109,7 +110,7 @@ def test_sidecar_records_encoding_dtype_and_per_input_counts(docs: list[Path], o
             "bytes": len(text.encode("utf-8")),
             "tokens": len(encoding.encode_ordinary(text)) + 1,  # its end-of-text token included
         }
-        for path, text in zip(docs, DOCUMENTS.values())
+        for path, text in zip(docs, DOCUMENTS.values(), strict=True)
     ]
     assert json.loads((out / "train.json").read_text()) == {
         "format": "bytepair-tokens",
@@ -243,7 +244,7 @@ def test_count_prints_tokens_per_file_then_total(docs: list[Path], capsys: pytes
     assert run("count", *docs, "--encoding", "cl100k_base") == 0
     encoding = bytepair.get_encoding("cl100k_base")
     counts = [len(encoding.encode_ordinary(text)) for text in DOCUMENTS.values()]
-    lines = [f"{path}\t{count}" for path, count in zip(docs, counts)] + [f"total\t{sum(counts)}"]
+    lines = [f"{path}\t{count}" for path, count in zip(docs, counts, strict=True)] + [f"total\t{sum(counts)}"]
     assert capsys.readouterr().out == "\n".join(lines) + "\n"
 
 
@@ -427,9 +428,5 @@ def test_python_m_bytepair_runs_the_cli(docs: list[Path], out: Path) -> None:
 
 
 def test_console_script_is_cli_main() -> None:
-    entry_points: Any = importlib.metadata.entry_points()
-    if hasattr(entry_points, "select"):
-        scripts = list(entry_points.select(group="console_scripts", name="bytepair"))
-    else:  # Python 3.9: a dict of group -> entry points
-        scripts = [one for one in entry_points.get("console_scripts", []) if one.name == "bytepair"]
+    scripts = list(importlib.metadata.entry_points(group="console_scripts", name="bytepair"))
     assert [one.value for one in scripts] == ["bytepair.cli:main"]

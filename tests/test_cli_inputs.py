@@ -9,8 +9,10 @@ import gzip
 import json
 import lzma
 import sys
+from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 
@@ -47,7 +49,7 @@ def read_back(prefix: Path) -> tuple[list[list[int]], dict[str, Any]]:
     assert len(offsets) == sidecar["documents"] + 1
     assert (offsets[0], offsets[-1]) == (0, len(tokens)) == (0, sidecar["tokens"])
     assert sidecar["offsets"] == prefix.name + ".idx.npy"
-    return [tokens[a:b].tolist() for a, b in zip(offsets[:-1], offsets[1:])], sidecar
+    return [tokens[a:b].tolist() for a, b in pairwise(offsets)], sidecar
 
 
 @pytest.fixture(params=["python", "rust"])

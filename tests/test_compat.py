@@ -83,12 +83,12 @@ def assert_same_ids(
 ) -> None:
     """Equal ids for every text; otherwise name the first text that differs and where."""
     assert len(actual) == len(expected), f"{what}: {len(actual)} results for {len(expected)} texts"
-    differing = [index for index, (want, got) in enumerate(zip(expected, actual)) if want != got]
+    differing = [index for index, (want, got) in enumerate(zip(expected, actual, strict=True)) if want != got]
     if not differing:
         return
     index = differing[0]
     want, got = expected[index], list(actual[index])
-    position = next((i for i, (a, b) in enumerate(zip(want, got)) if a != b), min(len(want), len(got)))
+    position = next((i for i, (a, b) in enumerate(zip(want, got, strict=False)) if a != b), min(len(want), len(got)))
     around = oracle(name).decode(want[max(0, position - 3) : position + 5])
     text = corpus[index]
     pytest.fail(

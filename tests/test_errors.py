@@ -3,7 +3,8 @@ code keeps working), the common `BytepairError` base, and the part of the messag
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from tests.conftest import oracle

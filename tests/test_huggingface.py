@@ -74,7 +74,7 @@ def assert_same(oracle: Any, ours: bytepair.Tokenizer, texts: list[str]) -> None
     """Ids and offsets of every text equal the oracle's; the first difference is shown."""
     expected = oracle.encode_batch(texts)
     got = ours(texts, return_offsets_mapping=True)
-    for text, want, ids, offsets in zip(texts, expected, got["input_ids"], got["offset_mapping"]):
+    for text, want, ids, offsets in zip(texts, expected, got["input_ids"], got["offset_mapping"], strict=True):
         assert (ids, offsets) == (want.ids, want.offsets), f"text {text[:200]!r}"
 
 
@@ -143,7 +143,7 @@ def read_llama_cpp_vectors(name: str) -> list[tuple[str, list[int]]]:
         texts.pop()
     ids = [[int(token) for token in line.split()] for line in outputs.split("\n")[: len(texts)]]
     assert len(texts) == len(ids) > 40
-    return list(zip(texts, ids))
+    return list(zip(texts, ids, strict=True))
 
 
 @pytest.mark.parametrize(("vectors", "model"), LLAMA_CPP_VECTORS.items())
@@ -277,7 +277,7 @@ def test_pairs_truncate_longest_first_like_tokenizers(max_length: int, side: str
     firsts = ["short one", "a much longer first sentence than the second " * 5, "", "x y z", "abcd ab " * 9]
     seconds = ["a much longer second sentence " * 4, "tiny", "only the pair", "", "eee " * 7]
     with configured(oracle, call, 265):
-        expected = oracle.encode_batch(list(zip(firsts, seconds)))
+        expected = oracle.encode_batch(list(zip(firsts, seconds, strict=True)))
         expected_singles = oracle.encode_batch(firsts)
     got = ours(firsts, seconds, return_offsets_mapping=True, return_token_type_ids=True, **call)
     assert got["input_ids"] == [e.ids for e in expected]
@@ -300,7 +300,7 @@ def test_pairs_truncate_only_one_sequence_like_tokenizers(strategy: str, max_len
     seconds = ["a much longer second sentence " * 4, "tiny", "only the pair", "", "eee " * 7]
     oracle.enable_truncation(max_length, strategy=strategy, direction=side)
     try:
-        for first, second in zip(firsts, seconds):
+        for first, second in zip(firsts, seconds, strict=True):
             try:
                 want = oracle.encode(first, second)
             except Exception:  # tokenizers raises a bare Exception when the sequence is too short
@@ -329,8 +329,10 @@ def test_a_batch_of_pairs_equals_text_and_text_pair() -> None:
     ours = bytepair.Tokenizer.from_str(text, config={"pad_token": "</s>"})
     firsts, seconds = ["ab cd", "x", ""], ["eee", "", "12 ab"]
     want = ours(firsts, seconds, padding=True, return_token_type_ids=True)
-    assert ours(list(zip(firsts, seconds)), padding=True, return_token_type_ids=True) == want
-    assert ours([[a, b] for a, b in zip(firsts, seconds)], padding=True, return_token_type_ids=True) == want
+    assert ours(list(zip(firsts, seconds, strict=True)), padding=True, return_token_type_ids=True) == want
+    assert (
+        ours([[a, b] for a, b in zip(firsts, seconds, strict=True)], padding=True, return_token_type_ids=True) == want
+    )
     oracle = tokenizers.Tokenizer.from_str(text)
     assert want["input_ids"][0] == oracle.encode("ab cd", "eee").ids
 

@@ -3,7 +3,8 @@ from the same vocab files, and the vocabulary queries about special tokens (eot_
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from tests.conftest import ALL_ENCODINGS, oracle

@@ -106,7 +106,7 @@ def test_encodings_alternating_on_one_thread_share_no_cached_pieces(documents: l
     encodings = [bytepair.get_encoding(name) for name in ("cl100k_base", "r50k_base", "o200k_base")]
     oracles = [oracle(encoding.name) for encoding in encodings]
     for index, document in enumerate(documents[::7]):
-        for encoding, reference in zip(encodings, oracles):
+        for encoding, reference in zip(encodings, oracles, strict=True):
             # The same document twice in a row: the second call reads the pieces the first one cached.
             assert encoding.encode_ordinary(document) == reference.encode_ordinary(document), (encoding.name, index)
             assert encoding.encode_ordinary(document) == reference.encode_ordinary(document), (encoding.name, index)

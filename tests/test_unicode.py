@@ -70,7 +70,7 @@ def test_every_code_point_splits_as_in_tiktoken(name: str, plane: int) -> None:
     if actual == expected:
         return
     failures, whole_documents = [], []
-    for block, want, got in zip(blocks, expected, actual):
+    for block, want, got in zip(blocks, expected, actual, strict=True):
         if want == got:
             continue
         found = False

@@ -684,7 +684,7 @@ def _document_offsets(bin_path: Path, tokens: int) -> array[int]:
         ) from None
     except (OSError, ValueError, SyntaxError) as err:
         raise InputError(f"cannot read {idx_path}: {err}") from None
-    if not offsets or offsets[0] != 0 or offsets[-1] != tokens or any(a > b for a, b in zip(offsets, offsets[1:])):
+    if not offsets or offsets[0] != 0 or offsets[-1] != tokens or any(a > b for a, b in itertools.pairwise(offsets)):
         raise InputError(f"{idx_path} does not match {bin_path} ({tokens} tokens): the offsets must rise from 0 to it")
     return offsets
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from collections.abc import Set as AbstractSet
-from typing import TYPE_CHECKING, Any, Callable, Literal, NoReturn, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
 
 from bytepair import _core
 from bytepair.errors import DisallowedSpecialTokenError, UnknownTokenError, VocabFileError
@@ -15,8 +15,8 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-AllowedSpecial = Union[Literal["all"], AbstractSet[str]]
-DisallowedSpecial = Union[Literal["all"], Collection[str]]
+AllowedSpecial = Literal["all"] | AbstractSet[str]
+DisallowedSpecial = Literal["all"] | Collection[str]
 
 _T = TypeVar("_T")
 

@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Union, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from bytepair import _core
 from bytepair.errors import TokenizerFileError
@@ -29,8 +29,8 @@ if TYPE_CHECKING:
 __all__ = ["BatchEncoding", "Tokenizer", "encoding_to_tokenizer_json"]
 
 TextInput = str
-Padding = Union[bool, Literal["longest", "max_length", "do_not_pad"]]
-Truncation = Union[bool, Literal["longest_first", "only_first", "only_second", "do_not_truncate"], None]
+Padding = bool | Literal["longest", "max_length", "do_not_pad"]
+Truncation = bool | Literal["longest_first", "only_first", "only_second", "do_not_truncate"] | None
 
 # transformers' "no limit" model_max_length (VERY_LARGE_INTEGER), used when no tokenizer_config.json sets one.
 _NO_LIMIT = int(1e30)

@@ -77,7 +77,7 @@ def staged(*targets: Path) -> Iterator[list[Path]]:
         if len(targets) > 1:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(targets[-1])
-        for temp, target in zip(temps, targets):
+        for temp, target in zip(temps, targets, strict=True):
             os.replace(temp, target)
     except BaseException:
         for temp in temps:

@@ -213,7 +213,7 @@ def main() -> None:
         ordinary = encoding.encode_ordinary_batch(texts)
         all_special = encoding.encode_batch(texts, allowed_special="all")
         with open(HERE / f"{name}.jsonl", "w", encoding="utf-8", newline="\n") as out:
-            for text, ids, special_ids in zip(texts, ordinary, all_special):
+            for text, ids, special_ids in zip(texts, ordinary, all_special, strict=True):
                 case = {"text": text, "ordinary": ids, "all_special": special_ids}
                 out.write(to_json_line(case) + "\n")
     print(f"wrote encodings.json and {len(definitions)} files of {len(texts)} cases to {HERE}")
