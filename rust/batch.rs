@@ -30,31 +30,29 @@ where
         return inputs.iter().map(work).collect();
     }
     let next = AtomicUsize::new(0);
+    let take_inputs = || {
+        let mut results = Vec::new();
+        loop {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            let Some(input) = inputs.get(index) else {
+                break;
+            };
+            results.push((index, work(input)));
+        }
+        results
+    };
     let mut done: Vec<(usize, Result<T, E>)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    crate::cache::with_lent_caches(|| {
-                        let mut results = Vec::new();
-                        loop {
-                            let index = next.fetch_add(1, Ordering::Relaxed);
-                            let Some(input) = inputs.get(index) else {
-                                break;
-                            };
-                            results.push((index, work(input)));
-                        }
-                        results
-                    })
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|worker| match worker.join() {
-                Ok(results) => results,
+        let workers: Vec<_> =
+            (1..threads).map(|_| scope.spawn(|| crate::cache::with_lent_caches(take_inputs))).collect();
+        // The calling thread works too, with its own caches: one thread fewer to start, and it would only wait.
+        let mut done = take_inputs();
+        for worker in workers {
+            match worker.join() {
+                Ok(results) => done.extend(results),
                 Err(panic) => std::panic::resume_unwind(panic),
-            })
-            .collect()
+            }
+        }
+        done
     });
     done.sort_unstable_by_key(|(index, _)| *index);
     done.into_iter().map(|(_, result)| result).collect()
@@ -104,6 +102,10 @@ fn runs<S: AsRef<str>>(texts: &[S], threads: usize) -> Vec<Range<usize>> {
     }
     runs
 }
+
+/// Output bytes below which [`FlatBatch::write_tokens`] adds no thread: starting one costs tens of microseconds,
+/// about what copying a MiB takes.
+const WRITE_BYTES_PER_THREAD: usize = 1 << 20;
 
 /// The width of the integers an array output is written with, little-endian.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,14 +175,43 @@ impl FlatBatch {
         self.runs.iter().flatten().copied()
     }
 
-    /// Writes every token little-endian into `out`, which holds exactly `self.len() * width.bytes()` bytes.
-    pub fn write_tokens(&self, width: TokenWidth, out: &mut [u8]) {
+    /// Writes every token little-endian into `out`, which holds exactly `self.len() * width.bytes()` bytes, on up to
+    /// `threads` threads (0: one per CPU), at most one per MiB of output: on many cores a single-threaded copy of a
+    /// large batch would take a good part of the time the encoding took.
+    pub fn write_tokens(&self, width: TokenWidth, out: &mut [u8], threads: usize) {
+        let threads = resolve_threads(threads).min(out.len() / WRITE_BYTES_PER_THREAD);
+        self.write_tokens_split(width, out, threads);
+    }
+
+    /// [`write_tokens`](Self::write_tokens) on `threads` threads (at most one per run), however small the output.
+    fn write_tokens_split(&self, width: TokenWidth, out: &mut [u8], threads: usize) {
+        let threads = threads.clamp(1, self.runs.len().max(1));
         let mut rest = out;
+        let mut pieces: Vec<(&[Rank], &mut [u8])> = Vec::with_capacity(self.runs.len());
         for run in &self.runs {
             let (head, tail) = rest.split_at_mut(run.len() * width.bytes());
-            width.write(run, head);
+            pieces.push((run, head));
             rest = tail;
         }
+        let write = |group: &mut [(&[Rank], &mut [u8])]| {
+            for (run, out) in group {
+                width.write(run, out);
+            }
+        };
+        if threads == 1 {
+            return write(&mut pieces);
+        }
+        // Runs hold about the same amount of text each, so equal counts of runs are about equal work.
+        std::thread::scope(|scope| {
+            let mut groups = pieces.chunks_mut(self.runs.len().div_ceil(threads));
+            let first = groups.next();
+            for group in groups {
+                scope.spawn(move || write(group));
+            }
+            if let Some(group) = first {
+                write(group);
+            }
+        });
     }
 
     /// Writes the offsets as little-endian `int64` (NumPy's index type) into `out` (`8 * offsets().len()` bytes).
@@ -372,10 +403,34 @@ mod tests {
             assert_eq!(flat.tokens().collect::<Vec<_>>(), expected);
             assert_eq!(flat.offsets(), offsets);
             let mut bytes = vec![0; flat.len() * 2];
-            flat.write_tokens(TokenWidth::U16, &mut bytes);
+            flat.write_tokens(TokenWidth::U16, &mut bytes, 1);
             let widened: Vec<Rank> =
                 bytes.chunks_exact(2).map(|pair| Rank::from(u16::from_le_bytes([pair[0], pair[1]]))).collect();
             assert_eq!(widened, expected);
+        }
+    }
+
+    #[test]
+    fn tokens_written_on_several_threads_equal_one_thread() {
+        let encoder = tiny();
+        let texts: Vec<String> = (0..3000).map(|i| "abcd ab cd x ".repeat(1 + i % 50)).collect();
+        let flat = encoder.encode_batch_flat(&texts, None, 3, Some(300)).expect("ordinary text");
+        assert!(flat.runs.len() > 8, "the batch must split into several runs for this test");
+        for width in [TokenWidth::U16, TokenWidth::U32] {
+            let mut serial = vec![0; flat.len() * width.bytes()];
+            flat.write_tokens_split(width, &mut serial, 1);
+            let expected: Vec<u8> = match width {
+                TokenWidth::U16 => {
+                    flat.tokens().flat_map(|token| u16::try_from(token).expect("small ids").to_le_bytes()).collect()
+                }
+                TokenWidth::U32 => flat.tokens().flat_map(Rank::to_le_bytes).collect(),
+            };
+            assert_eq!(serial, expected);
+            for threads in [2, 3, 7, 1000] {
+                let mut split = vec![0; flat.len() * width.bytes()];
+                flat.write_tokens_split(width, &mut split, threads);
+                assert_eq!(split, expected, "{threads} threads");
+            }
         }
     }
 

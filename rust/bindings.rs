@@ -164,9 +164,10 @@ impl PyEncoder {
     ) -> PyResult<(Bound<'py, PyByteArray>, Bound<'py, PyByteArray>)> {
         let width = self.token_width(width, separator)?;
         let policy = policy.map(|policy| &policy.inner);
-        let flat = py.detach(|| self.inner.encode_batch_flat(&texts, policy, num_threads.unwrap_or(0), separator))?;
+        let threads = num_threads.unwrap_or(0);
+        let flat = py.detach(|| self.inner.encode_batch_flat(&texts, policy, threads, separator))?;
         drop(texts);
-        Ok((tokens_bytearray(py, &flat, width)?, offsets_bytearray(py, &flat)?))
+        Ok((tokens_bytearray(py, &flat, width, threads)?, offsets_bytearray(py, &flat)?))
     }
 
     /// [`encode_batch_flat`](Self::encode_batch_flat) of ordinary text on the lines of `data`, a chunk of a UTF-8
@@ -183,16 +184,17 @@ impl PyEncoder {
         width: usize,
     ) -> PyResult<(Bound<'py, PyByteArray>, Bound<'py, PyByteArray>, Bound<'py, PyByteArray>)> {
         let width = self.token_width(width, separator)?;
+        let threads = num_threads.unwrap_or(0);
         let data: &[u8] = &data;
         let (flat, sizes) = py.detach(|| {
             let text = std::str::from_utf8(data)
                 .map_err(|err| PyValueError::new_err(format!("not UTF-8 at byte {}", err.valid_up_to())))?;
             let lines: Vec<&str> = crate::batch::lines(text).collect();
-            let flat = self.inner.encode_batch_flat(&lines, None, num_threads.unwrap_or(0), separator)?;
+            let flat = self.inner.encode_batch_flat(&lines, None, threads, separator)?;
             let sizes: Vec<u8> = lines.iter().flat_map(|line| (line.len() as u64).to_le_bytes()).collect();
             Ok::<_, PyErr>((flat, sizes))
         })?;
-        Ok((tokens_bytearray(py, &flat, width)?, offsets_bytearray(py, &flat)?, PyByteArray::new(py, &sizes)))
+        Ok((tokens_bytearray(py, &flat, width, threads)?, offsets_bytearray(py, &flat)?, PyByteArray::new(py, &sizes)))
     }
 
     /// A batch as padded rows: `(ids, mask, row length)`, both row-major `width`-byte little-endian ints.
@@ -393,13 +395,27 @@ fn side(name: &str) -> PyResult<Side> {
     }
 }
 
-// Written straight into the bytearray: the threads' vectors are copied once, with the GIL held (a memcpy-speed
-// loop; 100 M tokens is well under a second).
-fn tokens_bytearray<'py>(py: Python<'py>, flat: &FlatBatch, width: TokenWidth) -> PyResult<Bound<'py, PyByteArray>> {
-    PyByteArray::new_with(py, flat.len() * width.bytes(), |buffer| {
-        flat.write_tokens(width, buffer);
-        Ok(())
-    })
+// Written straight into the bytearray, with the GIL released and on several threads for a large batch: zeroing and
+// copying the tokens of 6 MB of English took 1.1 ms on one thread (2-core machine), and 16 threads encode those 6 MB
+// in about 3.5 ms (16-core machine).
+fn tokens_bytearray<'py>(
+    py: Python<'py>,
+    flat: &FlatBatch,
+    width: TokenWidth,
+    threads: usize,
+) -> PyResult<Bound<'py, PyByteArray>> {
+    let len = flat.len() * width.bytes();
+    let size = ffi::Py_ssize_t::try_from(len).map_err(|_| PyValueError::new_err("the batch's tokens do not fit"))?;
+    // SAFETY: a new bytearray of `len` uninitialized bytes (PyByteArray::new_with would zero them first, a pass over
+    // the whole output for nothing); every byte is written below before any Python code can see the object, and no
+    // other thread can reach it while the GIL is released.
+    let bytearray = unsafe {
+        Bound::from_owned_ptr_or_err(py, ffi::PyByteArray_FromStringAndSize(std::ptr::null(), size))?
+            .cast_into_unchecked::<PyByteArray>()
+    };
+    let out = unsafe { bytearray.as_bytes_mut() };
+    py.detach(|| flat.write_tokens(width, out, threads));
+    Ok(bytearray)
 }
 
 fn offsets_bytearray<'py>(py: Python<'py>, flat: &FlatBatch) -> PyResult<Bound<'py, PyByteArray>> {
