@@ -31,6 +31,7 @@ impl From<EncodeError> for PyErr {
                 DisallowedSpecialTokenError::new_err((err.to_string(), token.clone()))
             }
             EncodeError::Split { .. } => SplitError::new_err(err.to_string()),
+            EncodeError::NotUtf8 { .. } => PyValueError::new_err(err.to_string()),
         }
     }
 }
@@ -187,12 +188,8 @@ impl PyEncoder {
         let threads = num_threads.unwrap_or(0);
         let data: &[u8] = &data;
         let (flat, sizes) = py.detach(|| {
-            let text = std::str::from_utf8(data)
-                .map_err(|err| PyValueError::new_err(format!("not UTF-8 at byte {}", err.valid_up_to())))?;
-            let lines: Vec<&str> = crate::batch::lines(text).collect();
-            let flat = self.inner.encode_batch_flat(&lines, None, threads, separator)?;
-            let sizes: Vec<u8> = lines.iter().flat_map(|line| (line.len() as u64).to_le_bytes()).collect();
-            Ok::<_, PyErr>((flat, sizes))
+            let (flat, sizes) = self.inner.encode_lines_flat(data, threads, separator)?;
+            Ok::<_, EncodeError>((flat, sizes.iter().flat_map(|size| size.to_le_bytes()).collect::<Vec<u8>>()))
         })?;
         Ok((tokens_bytearray(py, &flat, width, threads)?, offsets_bytearray(py, &flat)?, PyByteArray::new(py, &sizes)))
     }
@@ -512,11 +509,9 @@ impl PyHfTokenizer {
         with_offsets: bool,
         num_threads: Option<usize>,
     ) -> PyResult<Vec<EncodingParts>> {
-        let encodings = py.detach(|| {
-            crate::batch::map_in_parallel(&texts, num_threads.unwrap_or(0), |text| {
-                self.inner.encode(text, with_offsets)
-            })
-        })?;
+        let threads = crate::batch::threads_for_text(crate::batch::total_bytes(&texts), num_threads.unwrap_or(0));
+        let encodings =
+            py.detach(|| crate::batch::map_in_parallel(&texts, threads, |text| self.inner.encode(text, with_offsets)))?;
         Ok(encodings.into_iter().map(into_parts).collect())
     }
 
@@ -530,10 +525,10 @@ impl PyHfTokenizer {
         with_offsets: bool,
         num_threads: Option<usize>,
     ) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+        let threads = crate::batch::threads_for_text(crate::batch::total_bytes(&texts), num_threads.unwrap_or(0));
         let (tokens, lengths, offsets) = py.detach(|| {
-            let encodings = crate::batch::map_in_parallel(&texts, num_threads.unwrap_or(0), |text| {
-                self.inner.encode(text, with_offsets)
-            })?;
+            let encodings =
+                crate::batch::map_in_parallel(&texts, threads, |text| self.inner.encode(text, with_offsets))?;
             Ok::<_, EncodeError>(crate::flatten_encodings(&encodings))
         })?;
         Ok((PyBytes::new(py, &tokens), PyBytes::new(py, &lengths), PyBytes::new(py, &offsets)))

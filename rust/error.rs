@@ -112,6 +112,12 @@ pub enum EncodeError {
         /// Its byte offset in the text.
         offset: usize,
     },
+    /// Bytes to be encoded as text are not UTF-8.
+    #[error("not UTF-8 at byte {offset}")]
+    NotUtf8 {
+        /// Where the first invalid sequence starts.
+        offset: usize,
+    },
     /// The split pattern gave up on the text (its backtracking limit was exceeded).
     #[error("the split pattern could not process the text near byte {offset}: {message}")]
     Split {
