@@ -5,10 +5,12 @@ one-by-one encoding), each input error, and interrupted runs."""
 from __future__ import annotations
 
 import bz2
+import errno
 import gzip
 import json
 import lzma
 import sys
+import threading
 from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
@@ -507,6 +509,30 @@ def test_keyboard_interrupt_mid_run_leaves_no_output(
     assert run("encode", *good, "-o", out / "train", "--shard-tokens", 2) == 130
     assert "bytepair encode: error: interrupted" in capsys.readouterr().err
     assert len(calls) == 4
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("failing_call", [1, 3])
+def test_a_write_that_fails_on_the_writer_thread_fails_the_run(
+    inputs: Path, out: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any, failing_call: int
+) -> None:
+    """Batches are written on a thread one step behind the encoding: a full disk on any write, the last one
+    included (nothing comes after it to report it), still fails the run and leaves no output."""
+    monkeypatch.setattr(cli, "GROUP_BYTES", 1)
+    good = [write(inputs, f"{i}.txt", b"some words here") for i in range(3)]
+    real_write = tokenfile.TokenFiles.write
+    calls = []
+
+    def failing_write(self: tokenfile.TokenFiles, *args: Any) -> None:
+        calls.append(threading.current_thread().name)
+        if len(calls) == failing_call:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write(self, *args)
+
+    monkeypatch.setattr(tokenfile.TokenFiles, "write", failing_write)
+    assert run("encode", *good, "-o", out / "train") == 1
+    assert "No space left on device" in capsys.readouterr().err
+    assert calls == ["bytepair-writer"] * failing_call  # none after the failure
     assert list(out.iterdir()) == []
 
 

@@ -109,6 +109,19 @@ def _shifted(offsets: array[int], start: int, end: int, shift: int) -> bytes:
     return (native + shift).astype("<i8", copy=False).tobytes()
 
 
+def _prefix_sums(values: Sequence[int]) -> Sequence[int]:
+    """``[0, values[0], values[0] + values[1], ...]``, summed in C by NumPy when it is installed (a Python loop took
+    20 ms per 300,000 documents, a 16 MiB chunk of one-line documents)."""
+    try:
+        import numpy as np
+    except ImportError:
+        return [0, *itertools.accumulate(values)]
+    sums = np.zeros(len(values) + 1, dtype=np.int64)
+    np.cumsum(np.asarray(values, dtype=np.int64), out=sums[1:])
+    # An int64 array indexes like the list (its items are NumPy ints: callers convert their differences).
+    return sums  # type: ignore[return-value]
+
+
 class _Runs:
     """Walks (input, document count) segments, handing out the next documents as (input, first, end) ranges."""
 
@@ -197,7 +210,7 @@ class TokenFiles:
         Work here is per shard and per segment, not per document, apart from one C-speed pass over the offsets.
         """
         view = memoryview(tokens)
-        size_sums = [0, *itertools.accumulate(sizes)]
+        size_sums = _prefix_sums(sizes)
         runs = _Runs(segments)
         start = 0
         while start < len(sizes):
@@ -216,10 +229,10 @@ class TokenFiles:
             for origin, first, last in runs.take(end - start):
                 counts = shard.inputs.setdefault(origin, _InputCounts())
                 counts.documents += last - first
-                counts.bytes += size_sums[last] - size_sums[first]
+                counts.bytes += int(size_sums[last] - size_sums[first])
                 counts.tokens += offsets[last] - offsets[first]
             shard.documents += end - start
-            shard.bytes += size_sums[end] - size_sums[start]
+            shard.bytes += int(size_sums[end] - size_sums[start])
             shard.tokens += offsets[end] - offsets[start]
             start = end
             if self.shard_tokens is not None and shard.tokens >= self.shard_tokens:
