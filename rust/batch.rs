@@ -260,9 +260,25 @@ impl FlatBatch {
         if threads == 1 {
             return write(&mut pieces);
         }
-        // Runs hold about the same amount of text each, so equal counts of runs are about equal work.
+        // Groups of consecutive runs with about the same number of tokens each (runs shrink towards the end).
+        let per_group = self.len().div_ceil(threads);
+        let mut groups = Vec::with_capacity(threads);
+        let mut rest = pieces.as_mut_slice();
+        while !rest.is_empty() {
+            let mut held = 0;
+            let count = rest
+                .iter()
+                .position(|(run, _)| {
+                    held += run.len();
+                    held >= per_group
+                })
+                .map_or(rest.len(), |last| last + 1);
+            let (group, tail) = std::mem::take(&mut rest).split_at_mut(count);
+            groups.push(group);
+            rest = tail;
+        }
         std::thread::scope(|scope| {
-            let mut groups = pieces.chunks_mut(self.runs.len().div_ceil(threads));
+            let mut groups = groups.into_iter();
             let first = groups.next();
             for group in groups {
                 scope.spawn(move || write(group));
