@@ -82,7 +82,7 @@ const MIN_BYTES_PER_THREAD: usize = 16 << 10;
 
 /// The threads for a batch of `bytes` bytes of text: `threads` (0: one per CPU), but at most one per
 /// `MIN_BYTES_PER_THREAD`, so that a small batch is not slowed down by starting threads it has no work for.
-pub fn threads_for_text(bytes: usize, threads: usize) -> usize {
+fn threads_for_text(bytes: usize, threads: usize) -> usize {
     resolve_threads(threads).min(bytes.div_ceil(MIN_BYTES_PER_THREAD)).max(1)
 }
 
@@ -103,8 +103,13 @@ fn run_bytes(remaining: usize, threads: usize) -> usize {
     (remaining / (GUIDED_SHARE * threads).max(1)).clamp(MIN_RUN_BYTES, RUN_BYTES)
 }
 
+/// [`threads_for_text`] for a batch of `texts`.
+pub fn threads_for_texts<S: AsRef<str>>(texts: &[S], threads: usize) -> usize {
+    threads_for_text(total_bytes(texts), threads)
+}
+
 /// The bytes of all `texts`.
-pub fn total_bytes<S: AsRef<str>>(texts: &[S]) -> usize {
+fn total_bytes<S: AsRef<str>>(texts: &[S]) -> usize {
     texts.iter().map(|text| text.as_ref().len()).sum()
 }
 
@@ -367,7 +372,7 @@ impl Encoder {
         threads: usize,
         separator: Option<Rank>,
     ) -> Result<FlatBatch, EncodeError> {
-        let threads = threads_for_text(total_bytes(texts), threads);
+        let threads = threads_for_texts(texts, threads);
         let encoded = map_in_parallel(&runs(texts, threads), threads, |run| {
             let texts = &texts[run.clone()];
             let bytes: usize = texts.iter().map(|text| text.as_ref().len()).sum();
@@ -430,7 +435,7 @@ impl Encoder {
         policy: Option<&SpecialPolicy>,
         threads: usize,
     ) -> Result<Vec<usize>, EncodeError> {
-        let threads = threads_for_text(total_bytes(texts), threads);
+        let threads = threads_for_texts(texts, threads);
         let counted = map_in_parallel(&runs(texts, threads), threads, |run| {
             let mut buffer = Vec::new();
             texts[run.clone()]

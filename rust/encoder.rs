@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
-use crate::batch::{map_in_parallel, threads_for_text, total_bytes};
+use crate::batch::{map_in_parallel, threads_for_texts};
 use crate::cache::{new_owner, with_cache};
 use crate::error::{DecodeError, EncodeError, VocabError};
 use crate::merge::{byte_pair_encode, encode_piece};
@@ -120,9 +120,7 @@ impl Encoder {
         texts: &[S],
         threads: usize,
     ) -> Result<Vec<Vec<Rank>>, EncodeError> {
-        map_in_parallel(texts, threads_for_text(total_bytes(texts), threads), |text| {
-            self.encode_ordinary(text.as_ref())
-        })
+        map_in_parallel(texts, threads_for_texts(texts, threads), |text| self.encode_ordinary(text.as_ref()))
     }
 
     /// [`encode`](Self::encode) of each text on up to `threads` threads (0: one per CPU).
@@ -132,7 +130,7 @@ impl Encoder {
         policy: &SpecialPolicy,
         threads: usize,
     ) -> Result<Vec<Vec<Rank>>, EncodeError> {
-        map_in_parallel(texts, threads_for_text(total_bytes(texts), threads), |text| self.encode(text.as_ref(), policy))
+        map_in_parallel(texts, threads_for_texts(texts, threads), |text| self.encode(text.as_ref(), policy))
     }
 
     /// The policy for one call: which special tokens to encode as such, which to reject.
