@@ -222,6 +222,11 @@ impl PyEncoder {
         Ok((PyByteArray::new(py, &ids), PyByteArray::new(py, &mask), length))
     }
 
+    /// The token count of one text (a batch of one paid for a thread count, runs and two lists per call).
+    fn count_tokens(&self, py: Python<'_>, text: PyBackedStr, policy: &PySpecialPolicy) -> PyResult<usize> {
+        Ok(py.detach(|| self.inner.encode(&text, &policy.inner))?.len())
+    }
+
     /// Token counts of a batch, without keeping the tokens; `policy` `None`: ordinary text.
     #[pyo3(signature = (texts, policy, num_threads))]
     fn count_tokens_batch(

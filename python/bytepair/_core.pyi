@@ -55,6 +55,7 @@ class Encoder:
         width: int,
     ) -> tuple[bytearray, bytearray, int]:
         """A batch as padded rows: ids, mask (row-major, ``width``-byte little-endian) and the row length."""
+    def count_tokens(self, text: str, policy: SpecialPolicy) -> int: ...
     def count_tokens_batch(
         self, texts: list[str], policy: SpecialPolicy | None, num_threads: int | None
     ) -> list[int]: ...

@@ -347,9 +347,13 @@ class Encoding:
         >>> bytepair.get_encoding("cl100k_base").count_tokens("hello world")
         2
         """
-        return self.count_tokens_batch(
-            [text], num_threads=1, allowed_special=allowed_special, disallowed_special=disallowed_special
-        )[0]
+        policy = self._policy(text, allowed_special, disallowed_special)
+        try:
+            return self._core.count_tokens(text, policy)
+        except UnicodeEncodeError:
+            return self._core.count_tokens(_repair_surrogates(text), policy)
+        except DisallowedSpecialTokenError as err:
+            _raise_disallowed(err)
 
     def count_tokens_batch(
         self,
