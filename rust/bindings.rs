@@ -171,24 +171,31 @@ impl PyEncoder {
         Ok((tokens_bytearray(py, &flat, width, threads)?, offsets_bytearray(py, &flat)?))
     }
 
-    /// [`encode_batch_flat`](Self::encode_batch_flat) of ordinary text on the lines of `data`, a chunk of a UTF-8
-    /// text file cut after a line ending (see [`crate::batch::lines`]), and each line's size in bytes (`int64`), so
-    /// that `bytepair encode --split line` never makes a Python string per line. `ValueError` naming the first byte
-    /// that is not UTF-8 (the caller words the error for the file).
-    #[pyo3(signature = (data, num_threads, separator, width))]
+    /// [`encode_batch_flat`](Self::encode_batch_flat) of ordinary text on the lines of `head + data[:cut]`, a chunk of
+    /// a UTF-8 text file cut after a line ending (see [`crate::batch::lines`]; `head` ends the previous read's last
+    /// line, `data` is the next read, passed whole so that Python never copies a chunk), and each line's size in
+    /// bytes (`int64`), so that `bytepair encode --split line` never makes a Python string per line. `ValueError`
+    /// naming the first byte that is not UTF-8, counted from `head`'s first (the caller words the error for the file).
+    #[pyo3(signature = (head, data, cut, num_threads, separator, width))]
+    #[allow(clippy::too_many_arguments)] // the chunk's three parts and the options of `Encoding._encode_lines_flat`
     fn encode_lines_flat<'py>(
         &self,
         py: Python<'py>,
+        head: PyBackedBytes,
         data: PyBackedBytes,
+        cut: usize,
         num_threads: Option<usize>,
         separator: Option<Rank>,
         width: usize,
     ) -> PyResult<(Bound<'py, PyByteArray>, Bound<'py, PyByteArray>, Bound<'py, PyByteArray>)> {
         let width = self.token_width(width, separator)?;
         let threads = num_threads.unwrap_or(0);
-        let data: &[u8] = &data;
+        let data = data
+            .get(..cut)
+            .ok_or_else(|| PyValueError::new_err(format!("cut {cut} is past the end of {} bytes", data.len())))?;
+        let head: &[u8] = &head;
         let (flat, sizes) = py.detach(|| {
-            let (flat, sizes) = self.inner.encode_lines_flat(data, threads, separator)?;
+            let (flat, sizes) = self.inner.encode_lines_flat(head, data, threads, separator)?;
             Ok::<_, EncodeError>((flat, sizes.iter().flat_map(|size| size.to_le_bytes()).collect::<Vec<u8>>()))
         })?;
         Ok((tokens_bytearray(py, &flat, width, threads)?, offsets_bytearray(py, &flat)?, PyByteArray::new(py, &sizes)))

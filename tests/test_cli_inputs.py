@@ -7,6 +7,7 @@ from __future__ import annotations
 import bz2
 import errno
 import gzip
+import itertools
 import json
 import lzma
 import sys
@@ -115,6 +116,22 @@ def test_chunk_boundaries_do_not_change_the_documents(
     assert read_back(out / "chunked")[0] == read_back(out / "whole")[0]
 
 
+@pytest.mark.parametrize("read_size", [1, 3, 7, 64, 1 << 20])
+def test_line_chunks_join_back_into_the_file_and_end_after_line_feeds(inputs: Path, read_size: int) -> None:
+    """Each chunk is head + data[:cut] (kept apart so that the reader copies no chunk); reads shorter than a line,
+    reads that end inside a character and a last line without a line feed still give back the file."""
+    text = (b"a\nbb\r\na line longer than several reads\n" + "\u00e9\u65e5".encode() * 5 + b"\n\n") * 3 + b"last"
+    path = inputs / "lines.txt"
+    path.write_bytes(text)
+    [source] = corpus.find_sources([str(path)])
+    chunks = list(corpus.line_chunks(source, itertools.repeat(read_size)))
+    joined = [head + data[:cut] for head, data, cut, _ in chunks]
+    assert b"".join(joined) == text
+    assert [offset for *_, offset in chunks] == list(itertools.accumulate([0, *map(len, joined[:-1])]))
+    assert all(chunk.endswith(b"\n") for chunk in joined[:-1])
+    assert joined[-1].endswith(b"last")
+
+
 def test_lines_of_large_files_are_split_in_rust_with_the_same_documents_and_errors(
     inputs: Path, out: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
 ) -> None:
@@ -127,9 +144,9 @@ def test_lines_of_large_files_are_split_in_rust_with_the_same_documents_and_erro
     calls: list[int] = []
     split_in_rust = bytepair.Encoding._encode_lines_flat
 
-    def spy(self: bytepair.Encoding, data: bytes, **options: Any) -> Any:
-        calls.append(len(data))
-        return split_in_rust(self, data, **options)
+    def spy(self: bytepair.Encoding, head: bytes, data: bytes, cut: int, **options: Any) -> Any:
+        calls.append(len(head) + cut)
+        return split_in_rust(self, head, data, cut, **options)
 
     monkeypatch.setattr(bytepair.Encoding, "_encode_lines_flat", spy)
     common = ["--split", "line", "--encoding", "cl100k_base", "--quiet"]

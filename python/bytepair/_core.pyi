@@ -40,9 +40,10 @@ class Encoder:
     ) -> tuple[bytearray, bytearray]:
         """A batch's tokens end to end (``width``-byte little-endian) and its int64 document offsets."""
     def encode_lines_flat(
-        self, data: bytes, num_threads: int | None, separator: int | None, width: int
+        self, head: bytes, data: bytes, cut: int, num_threads: int | None, separator: int | None, width: int
     ) -> tuple[bytearray, bytearray, bytearray]:
-        """``encode_batch_flat`` of ordinary text on the lines of a UTF-8 chunk, and each line's size (int64)."""
+        """``encode_batch_flat`` of ordinary text on the lines of the UTF-8 chunk ``head + data[:cut]``, and each
+        line's size (int64)."""
     def encode_batch_padded(
         self,
         texts: list[str],

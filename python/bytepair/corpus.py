@@ -137,12 +137,28 @@ def read_documents(source: Source, split: str, errors: str, field: str) -> Itera
             yield from _read_split(source.path, stream, errors, split)
 
 
-def line_chunks(source: Source, sizes: Iterable[int]) -> Iterator[tuple[bytes, int, int]]:
-    """The bytes of a text file in chunks cut after a line feed, the next chunk's size taken from ``sizes``, with the
-    byte offset and the 1-based line number each starts at: for reading its lines in Rust, which checks the UTF-8
-    (see `check_utf8` for the error to raise)."""
+def line_chunks(source: Source, sizes: Iterable[int]) -> Iterator[tuple[bytes, bytes, int, int]]:
+    """The bytes of a text file in chunks cut after a line feed (the last at the end of the file), each read's size
+    the next of ``sizes``, as ``(head, data, cut, offset)``: the chunk is ``head + data[:cut]``, where ``head`` is the
+    end of the previous read's last line and ``data`` a whole read, kept apart so that no chunk is copied to join or
+    cut them (Rust reads both in place: joining and slicing 16 MiB reads, and counting their lines, held the reader
+    to about 725 MB/s, against 3.6 GB/s for the reads alone), and ``offset`` is the chunk's first byte in the file.
+    For reading its lines in Rust, which checks the UTF-8 (see `check_utf8` for the error to raise)."""
     with _reading(source.path) as stream:
-        yield from _chunks(stream, sizes)
+        head, offset = b"", 0
+        for size in sizes:
+            data = stream.read(size)
+            if not data:
+                break
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:  # no line ends in this read: all of it begins the next chunk
+                head += data
+                continue
+            yield head, data, cut, offset
+            offset += len(head) + cut
+            head = data[cut:]
+        if head:
+            yield b"", head, len(head), offset
 
 
 @contextlib.contextmanager
@@ -156,20 +172,26 @@ def _reading(path: Path) -> Iterator[IO[bytes]]:
         raise InputError(f"cannot read {path}: {getattr(err, 'strerror', None) or err}") from None
 
 
-def check_utf8(path: Path, data: bytes, offset: int, line: int) -> None:
-    """Raises the `InputError` that names where ``data`` (a chunk of ``path`` from `line_chunks`) is not UTF-8."""
-    _decode(path, data, offset, line, "strict")
+def check_utf8(path: Path, data: bytes, offset: int) -> None:
+    """Raises the `InputError` that names where ``data``, the chunk of ``path`` that starts at byte ``offset`` (from
+    `line_chunks`), is not UTF-8; the line is counted by reading the file up to ``offset`` again, as only an error
+    needs it."""
+    newlines, left = 0, offset
+    with _reading(path) as stream:
+        while left and (piece := stream.read(min(left, CHUNK_BYTES))):
+            newlines += piece.count(b"\n")
+            left -= len(piece)
+    _decode(path, data, offset, newlines + 1, "strict")
 
 
-def _chunks(stream: IO[bytes], sizes: Iterable[int] | None = None) -> Iterator[tuple[bytes, int, int]]:
+def _chunks(stream: IO[bytes]) -> Iterator[tuple[bytes, int, int]]:
     """Chunks of ``stream`` cut after a line feed (so never inside a UTF-8 character), with the byte offset and the
-    1-based line number each starts at; each read is the next of ``sizes`` (default: `CHUNK_BYTES` each)."""
+    1-based line number each starts at."""
     carry = b""
     offset = 0
     line = 1
-    read_sizes = iter(sizes) if sizes is not None else None
     while True:
-        data = stream.read(CHUNK_BYTES if read_sizes is None else next(read_sizes))
+        data = stream.read(CHUNK_BYTES)
         if not data:
             break
         data = carry + data

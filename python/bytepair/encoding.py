@@ -399,12 +399,19 @@ class Encoding:
         )
 
     def _encode_lines_flat(
-        self, data: bytes, *, num_threads: int | None = None, separator: int | None = None, width: int = 4
+        self,
+        head: bytes,
+        data: bytes,
+        cut: int,
+        *,
+        num_threads: int | None = None,
+        separator: int | None = None,
+        width: int = 4,
     ) -> tuple[bytearray, bytearray, bytearray]:
-        """The lines of ``data`` (UTF-8 text cut after a line ending), encoded as ordinary text like
-        ``_encode_batch_flat`` of ``data.decode().split("\\n")`` without line endings and empty lines, and each line's
-        size (int64). ``ValueError`` when ``data`` is not UTF-8."""
-        return self._core.encode_lines_flat(data, _threads(num_threads), separator, width)
+        """The lines of ``head + data[:cut]`` (UTF-8 text cut after a line ending; passed in parts so that the caller
+        copies neither), encoded as ordinary text like ``_encode_batch_flat`` of the text's ``split("\\n")`` without
+        line endings and empty lines, and each line's size (int64). ``ValueError`` when the text is not UTF-8."""
+        return self._core.encode_lines_flat(head, data, cut, _threads(num_threads), separator, width)
 
     def encode_with_unstable(
         self,
