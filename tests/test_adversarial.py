@@ -199,11 +199,17 @@ def test_lone_surrogates_are_replaced_as_tiktoken_does(name: str, text: str) -> 
     assert "\ufffd" in enc.decode(enc.encode_ordinary(text)) or "\U0001f600" in enc.decode(enc.encode_ordinary(text))
 
 
-def test_lone_surrogate_next_to_a_disallowed_special_token_still_raises(cl100k: bytepair.Encoding) -> None:
+@pytest.mark.parametrize("method", ["encode", "encode_to_numpy", "encode_with_unstable", "count_tokens"])
+def test_lone_surrogate_next_to_a_disallowed_special_token_still_raises(cl100k: bytepair.Encoding, method: str) -> None:
+    """The same error, with the same advice, as without the surrogate (the retry on repaired text raises it)."""
     with pytest.raises(ValueError):
         oracle("cl100k_base").encode("\ud83d<|endoftext|>")
-    with pytest.raises(bytepair.DisallowedSpecialTokenError):
-        cl100k.encode("\ud83d<|endoftext|>")
+    with pytest.raises(bytepair.DisallowedSpecialTokenError) as plain:
+        getattr(cl100k, method)("x<|endoftext|>")
+    with pytest.raises(bytepair.DisallowedSpecialTokenError) as with_surrogate:
+        getattr(cl100k, method)("\ud83d<|endoftext|>")
+    assert str(with_surrogate.value) == str(plain.value)
+    assert "allowed_special=" in str(with_surrogate.value)
 
 
 @pytest.mark.parametrize("text", SURROGATE_TEXTS)

@@ -135,10 +135,11 @@ class Encoding:
         """
         policy = self._policy(text, allowed_special, disallowed_special)
         try:
-            return self._core.encode(text, policy)
-        except UnicodeEncodeError:
-            return self._core.encode(_repair_surrogates(text), policy)
-        except DisallowedSpecialTokenError as err:
+            try:
+                return self._core.encode(text, policy)
+            except UnicodeEncodeError:
+                return self._core.encode(_repair_surrogates(text), policy)
+        except DisallowedSpecialTokenError as err:  # also from the retry with repaired surrogates
             _raise_disallowed(err)
 
     def encode_to_numpy(
@@ -156,10 +157,11 @@ class Encoding:
         """
         policy = self._policy(text, allowed_special, disallowed_special)
         try:
-            buffer = self._core.encode_to_bytes(text, policy)
-        except UnicodeEncodeError:
-            buffer = self._core.encode_to_bytes(_repair_surrogates(text), policy)
-        except DisallowedSpecialTokenError as err:
+            try:
+                buffer = self._core.encode_to_bytes(text, policy)
+            except UnicodeEncodeError:
+                buffer = self._core.encode_to_bytes(_repair_surrogates(text), policy)
+        except DisallowedSpecialTokenError as err:  # also from the retry with repaired surrogates
             _raise_disallowed(err)
         return _token_array(buffer)
 
@@ -349,10 +351,11 @@ class Encoding:
         """
         policy = self._policy(text, allowed_special, disallowed_special)
         try:
-            return self._core.count_tokens(text, policy)
-        except UnicodeEncodeError:
-            return self._core.count_tokens(_repair_surrogates(text), policy)
-        except DisallowedSpecialTokenError as err:
+            try:
+                return self._core.count_tokens(text, policy)
+            except UnicodeEncodeError:
+                return self._core.count_tokens(_repair_surrogates(text), policy)
+        except DisallowedSpecialTokenError as err:  # also from the retry with repaired surrogates
             _raise_disallowed(err)
 
     def count_tokens_batch(
@@ -432,10 +435,11 @@ class Encoding:
         """
         policy = self._policy(text, allowed_special, disallowed_special)
         try:
-            return self._core.encode_with_unstable(text, policy)
-        except UnicodeEncodeError:
-            return self._core.encode_with_unstable(_repair_surrogates(text), policy)
-        except DisallowedSpecialTokenError as err:
+            try:
+                return self._core.encode_with_unstable(text, policy)
+            except UnicodeEncodeError:
+                return self._core.encode_with_unstable(_repair_surrogates(text), policy)
+        except DisallowedSpecialTokenError as err:  # also from the retry with repaired surrogates
             _raise_disallowed(err)
 
     def encode_single_token(self, text_or_bytes: str | bytes) -> int:
