@@ -538,7 +538,7 @@ mod tests {
         assert_eq!(threads_for_text(MIN_BYTES_PER_THREAD, 8), 1);
         assert_eq!(threads_for_text(MIN_BYTES_PER_THREAD + 1, 8), 2);
         assert_eq!(threads_for_text(100 * MIN_BYTES_PER_THREAD, 8), 8);
-        assert_eq!(threads_for_text(100 * MIN_BYTES_PER_THREAD, 0), resolve_threads(0));
+        assert_eq!(threads_for_text(usize::MAX, 0), resolve_threads(0));
     }
 
     #[test]

@@ -325,9 +325,9 @@ def _encode(args: argparse.Namespace) -> int:
     separator = _separator(encoding, args.eot, args.separator_token)
     metadata = {"encoding": encoding.name, "separator_token": separator}
     progress = _Progress(quiet=args.quiet)
+    width = DTYPE_SIZES[dtype]
     with TokenFiles(prefix, dtype, metadata, args.shard_tokens) as files, _behind(files.write) as write:
         for group in _prefetch(_encode_groups(sources, args.split, args.errors, args.field)):
-            width = DTYPE_SIZES[dtype]
             if isinstance(group, _Lines):
                 tokens, offsets, sizes = group.encode(encoding, args.workers, separator, width)
                 segments = [(str(group.path), len(sizes))]
@@ -549,9 +549,9 @@ def _prefetch(items: Iterable[Any]) -> Iterator[Any]:
 def _behind(write: Callable[..., None]) -> Iterator[Callable[..., None]]:
     """``write``, run on a writer thread one call behind its caller, so that writing a batch to disk overlaps
     encoding the next one (both release the GIL; on 2 cores, writing a batch took about two thirds of the time of
-    encoding it on both, and more cores only shorten the encoding). A write's
-    exception comes out of the next call or at the end of the block; an exception in the block stops the writer
-    (the batches still queued are dropped) before it goes on."""
+    encoding it on both, and more cores only shorten the encoding). A write's exception comes out of the next call
+    or at the end of the block; an exception in the block stops the writer (the batches still queued are dropped)
+    before it goes on."""
     pending: queue.Queue[tuple[Any, ...] | None] = queue.Queue(maxsize=1)
     failed: list[BaseException] = []
     stop = threading.Event()
