@@ -4,7 +4,7 @@
 //! step) repeat. Measured with callgrind on English with cl100k_base, 6% of the pieces needed a merge and cost 35%
 //! of the encoding instructions, about 1,700 each; a cached piece costs a hash and a compare.
 //!
-//! Pieces of up to 15 bytes go to a table of 131,072 entries of 32 bytes (4 MiB) in two-way sets; longer ones to
+//! Pieces of up to 15 bytes go to a table of 131,072 entries of 32 bytes (4 MiB) in eight-way sets; longer ones to
 //! [`LongPieces`] (at most 12 MiB), which also keeps the tokens of short pieces that merge into more than
 //! [`MAX_TOKENS`]. A thread keeps the caches of at most [`CACHES_PER_THREAD`] encoders, so memory is bounded and a
 //! long run never grows it; a batch's threads hand theirs on to the next batch's through [`DEPOT`]. The sizes were
@@ -45,29 +45,106 @@ struct Entry {
     tokens: [Rank; MAX_TOKENS],
 }
 
-/// The two entries that a piece may occupy, most recently used first: 64 bytes, one cache line, so a lookup reads
-/// one line. On English (6 MB, cl100k_base) a warm pass missed 13,500 of its 93,000 merged pieces of up to 15 bytes
-/// in a direct-mapped table of the same size, 9,000 in this one (four ways were no faster).
+/// The [`WAYS`] entries that a piece may occupy, most recently used first: four cache lines side by side, of which a
+/// lookup reads only the one holding the way whose tag matches.
 #[derive(Clone, Copy)]
 #[repr(C, align(64))]
-struct Set([Entry; 2]);
+struct Set([Entry; WAYS]);
+
+/// Entries per set of the short-piece table, and slots per set of [`LongPieces`]. With two, a set that more pieces
+/// keep coming back to than it has ways loses each of them before its next use, however much room the rest of the
+/// table has: a warm pass over the benchmark's multilingual text (6 MB, 4 KiB documents) merged 27,400 of its 295,000
+/// pieces that are not a token again with cl100k_base, 24,100 of 218,000 with o200k_base (for the short pieces, the
+/// share of a Poisson distribution of mean 1 that finds two others in its set), English 2,900 of 96,700; with four
+/// ways 13,100, 10,900 and 600; with eight 4,000, 2,700 and 26, in the same memory. Text the cache has not seen gains
+/// little (its misses are pieces met for the first time: 56,700 -> 56,500 in the second half of the multilingual text
+/// after the first, cl100k_base). Eight ways cost a lookup that misses four lines instead of one, unless the tags
+/// ([`Tags`]) rule the set out first. Measured against two ways (`encode_to_numpy` per document, best of 3 passes, 4
+/// or 5 alternating process runs, this 2-core machine): warm, cl100k_base English 144 -> 174 MB/s, code 156 -> 206,
+/// multilingual 71 -> 102; o200k_base 150 -> 195, 157 -> 201, 65 -> 89; lists 3-43% faster; on the second half of a
+/// corpus after the first (text not seen before), English 109 -> 126 and 86 -> 117, multilingual 41.5 -> 41.2 and
+/// 30.4 -> 29.6 (within noise).
+const WAYS: usize = 8;
+
+/// A byte per way of a set, from bits of the piece's hash other than those that chose the set, all in one word (byte
+/// `i` for way `i`; 0 for an empty way): a lookup compares the eight at once and reads only the ways whose tag is the
+/// piece's, so a piece that is not cached (most often one never met before) costs the load of this word, from an
+/// array of 128 KiB, instead of reading the set's four lines.
+#[derive(Clone, Copy, Default)]
+struct Tags(u64);
+
+const _: () = assert!(WAYS == 8, "a Tags word holds a byte per way");
+
+/// Each byte of a word set to 1.
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+impl Tags {
+    /// The tag of a piece whose hash, multiplied by [`FIBONACCI`], is `mixed`: bits 40-47, below the at most 16 top
+    /// bits that choose its set; 0 (the empty way's tag) becomes 1.
+    #[inline]
+    #[allow(clippy::cast_possible_truncation)] // the byte wanted
+    fn of(mixed: u64) -> u8 {
+        ((mixed >> 40) as u8).max(1)
+    }
+
+    /// The ways whose tag may be `tag`: bit `8 * way + 7` set for each way whose tag is, and perhaps for some ways
+    /// after one of those (the borrow of the subtraction runs on), which the caller's compare of the keys rules out.
+    #[inline]
+    fn candidates(self, tag: u8) -> u64 {
+        let differences = self.0 ^ (u64::from(tag) * ONES);
+        differences.wrapping_sub(ONES) & !differences & (ONES << 7)
+    }
+
+    /// The way of the next candidate of a non-empty `candidates` mask.
+    #[inline]
+    fn way(candidates: u64) -> usize {
+        candidates.trailing_zeros() as usize / 8
+    }
+}
+
+/// Moves way `at` of `ways` and its tag to the front, the ways before it one back: ways stay in the order of their
+/// last use, and the last way is the one an insert replaces.
+#[inline]
+fn to_front<T: Copy>(ways: &mut [T; WAYS], tags: &mut Tags, at: usize) {
+    let found = ways[at];
+    let mut i = at;
+    while i > 0 {
+        ways[i] = ways[i - 1];
+        i -= 1;
+    }
+    ways[0] = found;
+    let shift = 8 * u32::try_from(at).expect("a way of eight");
+    let before = tags.0 & ((1 << shift) - 1);
+    let after = tags.0 & u64::MAX.checked_shl(shift + 8).unwrap_or(0);
+    tags.0 = after | before << 8 | (tags.0 >> shift & 0xFF);
+}
+
+/// Puts `value`, whose tag is `tag`, first in a set, in place of way `way` (the ways before it one back).
+#[inline]
+fn put_first<T: Copy>(ways: &mut [T; WAYS], tags: &mut Tags, way: usize, value: T, tag: u8) {
+    to_front(ways, tags, way);
+    ways[0] = value;
+    tags.0 = tags.0 & !0xFF | u64::from(tag);
+}
 
 /// One encoder's cache on one thread.
 pub struct PieceCache {
     /// The [`owner id`](new_owner) of the encoder whose pieces the entries hold.
     owner: u64,
-    /// [`FIRST_SETS`] at first, then `SLOTS / 2`.
+    /// [`FIRST_SETS`] at first, then `SLOTS / WAYS`.
     sets: Box<[Set]>,
+    /// The tags of each set's ways.
+    tags: Box<[Tags]>,
     /// Inserts left before the first, small table grows to its full size.
     inserts_before_growing: usize,
     long: LongPieces,
 }
 
-/// The sets a cache starts with (64 KiB), grown to `SLOTS / 2` once as many pieces were inserted as it has entries:
+/// The sets a cache starts with (64 KiB), grown to `SLOTS / WAYS` once as many pieces were inserted as it has entries:
 /// writing the full table takes about 2 ms, which a first call on a thread would otherwise pay for a few pieces
 /// (measured in Python: the first `encode("hello")` on a thread 3.6-4.9 ms with the full table, 1.0-1.5 ms with
 /// this; with 2 MiB at once it was 2.5-3.2 ms).
-const FIRST_SETS: usize = 1 << 10;
+const FIRST_SETS: usize = 2048 / WAYS;
 
 thread_local! {
     /// Most recently used first.
@@ -145,7 +222,8 @@ pub fn with_cache<R>(owner: u64, work: impl FnOnce(Option<&mut PieceCache>) -> R
                     PieceCache {
                         owner,
                         sets: empty_sets(FIRST_SETS),
-                        inserts_before_growing: 2 * FIRST_SETS,
+                        tags: vec![Tags::default(); FIRST_SETS].into_boxed_slice(),
+                        inserts_before_growing: WAYS * FIRST_SETS,
                         long: LongPieces::new(),
                     },
                 );
@@ -158,28 +236,42 @@ pub fn with_cache<R>(owner: u64, work: impl FnOnce(Option<&mut PieceCache>) -> R
 /// `count` empty sets (all-zero entries are empty).
 fn empty_sets(count: usize) -> Box<[Set]> {
     let empty = Entry { key: [0, 0], tokens: [0; MAX_TOKENS] };
-    vec![Set([empty; 2]); count].into_boxed_slice()
+    vec![Set([empty; WAYS]); count].into_boxed_slice()
 }
 
 impl PieceCache {
-    /// The set of a packed piece among `sets` (a power of two): a multiply carries every bit of the key into the top
-    /// bits that pick it.
+    /// The set of a packed piece among `sets` (a power of two), and its tag: a multiply carries every bit of the key
+    /// into the top bits that pick the set.
     #[inline]
     #[allow(clippy::cast_possible_truncation)] // the shift leaves log2(sets) bits
-    fn set(key: [u64; 2], sets: usize) -> usize {
-        ((key[0].wrapping_mul(FIBONACCI) ^ key[1]).wrapping_mul(FIBONACCI) >> (64 - sets.trailing_zeros())) as usize
+    fn set(key: [u64; 2], sets: usize) -> (usize, u8) {
+        let mixed = (key[0].wrapping_mul(FIBONACCI) ^ key[1]).wrapping_mul(FIBONACCI);
+        ((mixed >> (64 - sets.trailing_zeros())) as usize, Tags::of(mixed))
+    }
+
+    /// The way of set `index` that holds `key`, if one does.
+    #[inline]
+    fn find(&self, index: usize, tag: u8, key: [u64; 2]) -> Option<usize> {
+        let mut candidates = self.tags[index].candidates(tag);
+        while candidates != 0 {
+            let way = Tags::way(candidates);
+            if self.sets[index].0[way].key == key {
+                return Some(way);
+            }
+            candidates &= candidates - 1;
+        }
+        None
     }
 
     /// Appends the cached tokens of `piece` to `out`; false when the piece is not cached.
     #[inline]
     pub fn get(&mut self, piece: &[u8], out: &mut Vec<Rank>) -> bool {
         let Some(key) = pack_up_to_15(piece) else { return self.long.get(piece, out) };
-        let set = &mut self.sets[Self::set(key, self.sets.len())].0;
-        if set[0].key != key {
-            if set[1].key != key {
-                return false;
-            }
-            set.swap(0, 1);
+        let (index, tag) = Self::set(key, self.sets.len());
+        let Some(way) = self.find(index, tag, key) else { return false };
+        let set = &mut self.sets[index].0;
+        if way != 0 {
+            to_front(set, &mut self.tags[index], way);
         }
         let tokens = set[0].tokens;
         if tokens[0] == IN_RING {
@@ -209,27 +301,25 @@ impl PieceCache {
                 self.grow();
             }
         }
-        let set = &mut self.sets[Self::set(key, self.sets.len())].0;
-        // The piece is in the first way already when its tokens were in the ring and overwritten since.
-        if set[0].key != key {
-            set[1] = set[0];
-        }
-        set[0].key = key;
-        set[0].tokens = entry_tokens;
+        let (index, tag) = Self::set(key, self.sets.len());
+        // The piece is in a way already when its tokens were in the ring and overwritten since.
+        let way = self.find(index, tag, key).unwrap_or(WAYS - 1);
+        put_first(&mut self.sets[index].0, &mut self.tags[index], way, Entry { key, tokens: entry_tokens }, tag);
     }
 
     /// Moves the entries into a table of the full size, each piece's most recent entry first.
     #[cold]
     fn grow(&mut self) {
-        let mut sets = empty_sets(SLOTS / 2);
-        for way in [1, 0] {
+        let mut sets = empty_sets(SLOTS / WAYS);
+        let mut tags = vec![Tags::default(); SLOTS / WAYS].into_boxed_slice();
+        for way in (0..WAYS).rev() {
             for entry in self.sets.iter().map(|set| set.0[way]).filter(|entry| entry.key != [0, 0]) {
-                let set = &mut sets[Self::set(entry.key, sets.len())].0;
-                set[1] = set[0];
-                set[0] = entry;
+                let (index, tag) = Self::set(entry.key, sets.len());
+                put_first(&mut sets[index].0, &mut tags[index], WAYS - 1, entry, tag);
             }
         }
         self.sets = sets;
+        self.tags = tags;
     }
 }
 
@@ -240,7 +330,7 @@ const IN_RING: Rank = NO_RANK - 1;
 /// 2^64 divided by the golden ratio: multiplying by it spreads every input bit into the top bits.
 const FIBONACCI: u64 = 0x9E37_79B9_7F4A_7C15;
 
-/// Slots of the cache of pieces longer than 15 bytes, in two-way sets: a power of two.
+/// Slots of the cache of pieces longer than 15 bytes, in sets of [`WAYS`]: a power of two.
 const LONG_SLOTS: usize = 1 << LONG_SLOT_BITS;
 const LONG_SLOT_BITS: u32 = 17;
 /// The bytes of long pieces a [`LongPieces`] keeps, and their tokens: each a ring in which the newest overwrite the
@@ -258,21 +348,23 @@ const LONG_SLOT_BITS: u32 = 17;
 const LONG_BYTES: usize = 1 << 22;
 const LONG_TOKENS: usize = 1 << 20;
 
-/// The pieces of more than 15 bytes that were merged recently and their tokens: two-way sets of slots that point
+/// The pieces of more than 15 bytes that were merged recently and their tokens: sets of slots that point
 /// into two bounded rings; the token ring also holds the tokens of short pieces that merge into more than
 /// [`MAX_TOKENS`] (their entries in the short-piece table point there). Such pieces are few but costly to merge (a
 /// run of punctuation, a line of box-drawing characters, text without spaces), and they repeat: in a warm pass over
 /// English (6 MB, cl100k_base) 3,500 of them were merged again without this cache, 460 with it.
 struct LongPieces {
     sets: Box<[LongSet]>,
+    tags: Box<[Tags]>,
     bytes: Ring<u8, LONG_BYTES>,
     tokens: Ring<Rank, LONG_TOKENS>,
 }
 
-/// The two slots a long piece may occupy, most recently used first: one cache line.
+/// The [`WAYS`] slots a long piece may occupy, most recently used first: four cache lines side by side, read as
+/// [`Set`]'s are.
 #[derive(Clone, Copy, Default)]
 #[repr(C, align(64))]
-struct LongSet([LongSlot; 2]);
+struct LongSet([LongSlot; WAYS]);
 
 /// Where a long piece and its tokens are in the rings; `len` 0 for an empty slot (no long piece is empty).
 #[derive(Clone, Copy, Default)]
@@ -291,6 +383,7 @@ impl LongPieces {
             // call on short text would pay for nothing (measured in Python: the first `encode("hello")` on a thread
             // 6.0-6.5 ms with the slots allocated here, 2.2 with 4,096 slots).
             sets: Box::default(),
+            tags: Box::default(),
             bytes: Ring::new(),
             tokens: Ring::new(),
         }
@@ -303,26 +396,38 @@ impl LongPieces {
         hasher.finish()
     }
 
-    #[allow(clippy::cast_possible_truncation)] // the shift leaves LONG_SLOT_BITS - 1 bits
-    fn set(hash: u64) -> usize {
-        (hash.wrapping_mul(FIBONACCI) >> (64 - LONG_SLOT_BITS + 1)) as usize
+    /// The set of a piece's hash, and its tag.
+    #[allow(clippy::cast_possible_truncation)] // the shift leaves LONG_SLOT_BITS - log2(WAYS) bits
+    fn set(hash: u64) -> (usize, u8) {
+        let mixed = hash.wrapping_mul(FIBONACCI);
+        ((mixed >> (64 - LONG_SLOT_BITS + WAYS.trailing_zeros())) as usize, Tags::of(mixed))
+    }
+
+    /// The way of set `index` whose slot has `hash` and `len` (whether or not the rings still hold its bytes).
+    fn find(&self, index: usize, tag: u8, hash: u64, len: usize) -> Option<usize> {
+        let mut candidates = self.tags.get(index)?.candidates(tag);
+        while candidates != 0 {
+            let way = Tags::way(candidates);
+            let slot = &self.sets[index].0[way];
+            if slot.hash == hash && slot.len as usize == len {
+                return Some(way);
+            }
+            candidates &= candidates - 1;
+        }
+        None
     }
 
     fn get(&mut self, piece: &[u8], out: &mut Vec<Rank>) -> bool {
         let hash = Self::hash(piece);
-        let Some(set) = self.sets.get_mut(Self::set(hash)) else { return false };
-        let holds = |slot: &LongSlot| {
-            slot.hash == hash
-                && slot.len as usize == piece.len()
-                && self.bytes.get(slot.start, piece.len()) == Some(piece)
-        };
-        if !holds(&set.0[0]) {
-            if !holds(&set.0[1]) {
-                return false;
-            }
-            set.0.swap(0, 1);
+        let (index, tag) = Self::set(hash);
+        let Some(way) = self.find(index, tag, hash, piece.len()) else { return false };
+        let slot = self.sets[index].0[way];
+        if self.bytes.get(slot.start, piece.len()) != Some(piece) {
+            return false;
         }
-        let slot = set.0[0];
+        if way != 0 {
+            to_front(&mut self.sets[index].0, &mut self.tags[index], way);
+        }
         self.get_tokens(slot.tokens_start, slot.tokens_len, out)
     }
 
@@ -333,15 +438,16 @@ impl LongPieces {
         }
         let (Some(tokens_start), Some(start)) = (self.insert_tokens(tokens), self.bytes.push(piece)) else { return };
         if self.sets.is_empty() {
-            self.sets = vec![LongSet::default(); LONG_SLOTS / 2].into_boxed_slice();
+            self.sets = vec![LongSet::default(); LONG_SLOTS / WAYS].into_boxed_slice();
+            self.tags = vec![Tags::default(); LONG_SLOTS / WAYS].into_boxed_slice();
         }
         let hash = Self::hash(piece);
-        let set = &mut self.sets[Self::set(hash)].0;
-        // The piece is in the first slot already when its bytes or tokens were overwritten since.
-        if set[0].hash != hash || set[0].len as usize != piece.len() {
-            set[1] = set[0];
-        }
-        set[0] = LongSlot { hash, start, tokens_start, len: count(piece.len()), tokens_len: count(tokens.len()) };
+        let (index, tag) = Self::set(hash);
+        // A slot with the piece's hash and length is replaced: most likely the piece itself, whose bytes or tokens
+        // were overwritten since.
+        let way = self.find(index, tag, hash, piece.len()).unwrap_or(WAYS - 1);
+        let slot = LongSlot { hash, start, tokens_start, len: count(piece.len()), tokens_len: count(tokens.len()) };
+        put_first(&mut self.sets[index].0, &mut self.tags[index], way, slot, tag);
     }
 
     /// Keeps `tokens` in the token ring: where they start, `None` when they are too many to keep.
@@ -491,46 +597,119 @@ mod tests {
             cache.insert(b"short", &many[1..]);
             assert!(cache.get(b"short", &mut out));
             assert_eq!(out, many[1..]);
-            let set = &cache.sets[PieceCache::set(pack_up_to_15(b"short").expect("short"), cache.sets.len())].0;
-            assert_ne!(set[0].key, set[1].key, "inserted again in place, not in both ways");
+            let key = pack_up_to_15(b"short").expect("short");
+            let set = &cache.sets[PieceCache::set(key, cache.sets.len()).0].0;
+            assert_eq!(set.iter().filter(|entry| entry.key == key).count(), 1, "inserted again in place, not twice");
         });
     }
 
     #[test]
-    fn a_set_keeps_the_two_pieces_used_last_and_growing_keeps_the_pieces() {
+    fn a_set_keeps_the_pieces_used_last_and_growing_keeps_the_pieces() {
         let pieces: Vec<Vec<u8>> = (0u32..).map(|n| format!("p{n}").into_bytes()).take(400_000).collect();
-        // Three pieces that fall into one set of a table of `sets` sets.
-        let three_in_one_set = |sets: usize| {
-            let set_of = |piece: &[u8]| PieceCache::set(pack_up_to_15(piece).expect("short"), sets);
+        // One more piece than a set has ways, all falling into one set of a table of `sets` sets.
+        let crowd_of_one_set = |sets: usize| {
+            let set_of = |piece: &[u8]| PieceCache::set(pack_up_to_15(piece).expect("short"), sets).0;
             let target = set_of(&pieces[0]);
             let same: Vec<&[u8]> =
-                pieces.iter().map(Vec::as_slice).filter(|piece| set_of(piece) == target).take(3).collect();
-            <[&[u8]; 3]>::try_from(same).expect("400,000 pieces over 65,536 sets give three in one")
+                pieces.iter().map(Vec::as_slice).filter(|piece| set_of(piece) == target).take(WAYS + 1).collect();
+            assert_eq!(same.len(), WAYS + 1, "400,000 pieces over {sets} sets crowd one");
+            same
         };
         with_cache(new_owner(), |cache| {
             let cache = cache.expect("not in use");
-            for sets in [FIRST_SETS, SLOTS / 2] {
+            for sets in [FIRST_SETS, SLOTS / WAYS] {
                 assert_eq!(cache.sets.len(), sets);
-                let [first, second, third] = three_in_one_set(sets);
+                let crowd = crowd_of_one_set(sets);
+                let (newcomer, filling) = crowd.split_last().expect("not empty");
                 let mut out = Vec::new();
-                cache.insert(first, &[1]);
-                cache.insert(second, &[2]);
-                assert!(cache.get(first, &mut out), "both ways hold a piece");
-                // `second` is now the least recently used, so `third` replaces it.
-                cache.insert(third, &[3]);
-                assert!(cache.get(first, &mut out));
-                assert!(cache.get(third, &mut out));
-                assert!(!cache.get(second, &mut out));
-                assert_eq!(out, [1, 1, 3]);
+                for (token, piece) in (1..).zip(filling) {
+                    cache.insert(piece, &[token]);
+                }
+                for piece in filling {
+                    assert!(cache.get(piece, &mut out), "every way holds a piece");
+                }
+                // Used again, the first piece is no longer the least recently used: the second one is, and the
+                // newcomer replaces it.
+                assert!(cache.get(filling[0], &mut out));
+                cache.insert(newcomer, &[99]);
+                out.clear();
+                assert!(!cache.get(filling[1], &mut out));
+                for piece in crowd.iter().filter(|&&piece| piece != filling[1]) {
+                    assert!(cache.get(piece, &mut out));
+                }
+                let mut expected: Vec<Rank> = (1..).take(WAYS).filter(|&token| token != 2).collect();
+                expected.push(99);
+                assert_eq!(out, expected);
                 // The next insert grows the table, which keeps what it held.
                 cache.inserts_before_growing = cache.inserts_before_growing.min(1);
                 cache.insert(b"grow", &[4, 5]);
                 out.clear();
-                for piece in [first, third, b"grow"] {
+                for piece in [filling[0], newcomer, b"grow"] {
                     assert!(cache.get(piece, &mut out));
                 }
-                assert_eq!(out, [1, 3, 4, 5]);
+                assert_eq!(out, [1, 99, 4, 5]);
             }
+        });
+    }
+
+    #[test]
+    fn tags_find_every_way_with_the_tag_and_move_with_their_ways() {
+        let tags = Tags(u64::from_le_bytes([5, 9, 5, 0, 200, 9, 1, 5]));
+        let ways = |mut candidates: u64| {
+            let mut found = Vec::new();
+            while candidates != 0 {
+                found.push(Tags::way(candidates));
+                candidates &= candidates - 1;
+            }
+            found
+        };
+        // Candidates may include ways after a match (never before the first), which a compare of keys rules out.
+        for (tag, expected) in [(5, vec![0, 2, 7]), (9, vec![1, 5]), (200, vec![4]), (1, vec![6]), (0, vec![3])] {
+            let found = ways(tags.candidates(tag));
+            assert!(expected.iter().all(|way| found.contains(way)), "tag {tag}: {found:?}");
+            assert_eq!(found.first(), expected.first(), "tag {tag}");
+        }
+        assert!(ways(tags.candidates(77)).is_empty());
+        for at in 0..WAYS {
+            let mut moved = tags;
+            let mut values: [usize; WAYS] = std::array::from_fn(|way| way);
+            to_front(&mut values, &mut moved, at);
+            let bytes = tags.0.to_le_bytes();
+            let expected: Vec<u8> = values.iter().map(|&way| bytes[way]).collect();
+            assert_eq!(moved.0.to_le_bytes().to_vec(), expected, "way {at}");
+            assert_eq!(values[0], at);
+        }
+        assert_eq!(Tags::of(0), 1, "never the empty way's tag");
+    }
+
+    #[test]
+    fn a_long_set_keeps_the_pieces_used_last() {
+        let pieces: Vec<Vec<u8>> = (0u32..).map(|n| format!("{n:0>40}").into_bytes()).take(1_000_000).collect();
+        let target = LongPieces::set(LongPieces::hash(&pieces[0])).0;
+        let crowd: Vec<&[u8]> = pieces
+            .iter()
+            .map(Vec::as_slice)
+            .filter(|piece| LongPieces::set(LongPieces::hash(piece)).0 == target)
+            .take(WAYS + 1)
+            .collect();
+        assert_eq!(crowd.len(), WAYS + 1, "1,000,000 pieces over {} sets crowd one", LONG_SLOTS / WAYS);
+        with_cache(new_owner(), |cache| {
+            let cache = cache.expect("not in use");
+            let (newcomer, filling) = crowd.split_last().expect("not empty");
+            let mut out = Vec::new();
+            for (token, piece) in (1..).zip(filling) {
+                cache.insert(piece, &[token]);
+            }
+            assert!(cache.get(filling[0], &mut out));
+            cache.insert(newcomer, &[99]);
+            assert!(!cache.get(filling[1], &mut out), "the least recently used piece made room");
+            for piece in crowd.iter().filter(|&&piece| piece != filling[1]) {
+                assert!(cache.get(piece, &mut out));
+            }
+            let mut expected: Vec<Rank> = vec![1];
+            expected.extend((1..).take(WAYS).filter(|&token| token != 2));
+            expected.push(99);
+            assert_eq!(out, expected);
         });
     }
 
