@@ -45,25 +45,27 @@ struct Entry {
     tokens: [Rank; MAX_TOKENS],
 }
 
-/// The [`WAYS`] entries that a piece may occupy, most recently used first: four cache lines side by side, of which a
-/// lookup reads only the one holding the way whose tag matches.
+/// The [`WAYS`] entries that a piece may occupy: four cache lines side by side, of which a lookup reads only the one
+/// holding the way whose tag matches.
 #[derive(Clone, Copy)]
 #[repr(C, align(64))]
 struct Set([Entry; WAYS]);
 
-/// Entries per set of the short-piece table, and slots per set of [`LongPieces`]. With two, a set that more pieces
-/// keep coming back to than it has ways loses each of them before its next use, however much room the rest of the
-/// table has: a warm pass over the benchmark's multilingual text (6 MB, 4 KiB documents) merged 27,400 of its 295,000
-/// pieces that are not a token again with cl100k_base, 24,100 of 218,000 with o200k_base (for the short pieces, the
-/// share of a Poisson distribution of mean 1 that finds two others in its set), English 2,900 of 96,700; with four
-/// ways 13,100, 10,900 and 600; with eight 4,000, 2,700 and 26, in the same memory. Text the cache has not seen gains
-/// little (its misses are pieces met for the first time: 56,700 -> 56,500 in the second half of the multilingual text
-/// after the first, cl100k_base). Eight ways cost a lookup that misses four lines instead of one, unless the tags
-/// ([`Tags`]) rule the set out first. Measured against two ways (`encode_to_numpy` per document, best of 3 passes, 4
-/// or 5 alternating process runs, this 2-core machine): warm, cl100k_base English 144 -> 174 MB/s, code 156 -> 206,
-/// multilingual 71 -> 102; o200k_base 150 -> 195, 157 -> 201, 65 -> 89; lists 3-43% faster; on the second half of a
-/// corpus after the first (text not seen before), English 109 -> 126 and 86 -> 117, multilingual 41.5 -> 41.2 and
-/// 30.4 -> 29.6 (within noise).
+/// Entries per set of the short-piece table, and slots per set of [`LongPieces`]. With two ways, each set replacing its
+/// least recently used, a set that more pieces keep coming back to than it has ways loses each of them before its next
+/// use, however much room the rest of the table has: a warm pass over the benchmark's multilingual text (6 MB, 4 KiB
+/// documents) merged 27,400 of its 295,000 pieces that are not a token again with cl100k_base, 24,100 of 218,000 with
+/// o200k_base (for the short pieces, the share of a Poisson distribution of mean 1 that finds two others in its set),
+/// English 2,900 of 96,700. In the same memory, eight ways took that to 4,000, 2,700 and 26, and eight ways that
+/// replace a random one ([`way_for_new`]) to 1,400, 950 and 400-1,400 (English depends more on what came before).
+/// Text the cache has not seen gains little: its misses are pieces met for the first time (56,700 -> 56,500 in the
+/// second half of the multilingual text after the first, cl100k_base). Measured (`encode_to_numpy` per document, best
+/// of 3 passes, 4 or 5 alternating process runs, this 2-core machine): two ways -> eight (least recently used
+/// replaced, with tags): warm, cl100k_base English 144 -> 174 MB/s, code 156 -> 206, multilingual 71 -> 102;
+/// o200k_base 150 -> 195, 157 -> 201, 65 -> 89; lists 3-43% faster; on the second half of a corpus after the first,
+/// English 109 -> 126 and 86 -> 117, multilingual 41.5 -> 41.2 and 30.4 -> 29.6 (within noise). Then a random way
+/// replaced instead: warm multilingual 83 -> 99 and 74 -> 87, English 177 -> 191 and 185 -> 169 (within noise),
+/// multilingual text not seen before 35 -> 34 and 23 -> 26 (a slower hour).
 const WAYS: usize = 8;
 
 /// A byte per way of a set, from bits of the piece's hash other than those that chose the set, all in one word (byte
@@ -102,29 +104,28 @@ impl Tags {
     }
 }
 
-/// Moves way `at` of `ways` and its tag to the front, the ways before it one back: ways stay in the order of their
-/// last use, and the last way is the one an insert replaces.
+/// Puts `value`, whose tag is `tag`, in way `way` of a set.
 #[inline]
-fn to_front<T: Copy>(ways: &mut [T; WAYS], tags: &mut Tags, at: usize) {
-    let found = ways[at];
-    let mut i = at;
-    while i > 0 {
-        ways[i] = ways[i - 1];
-        i -= 1;
-    }
-    ways[0] = found;
-    let shift = 8 * u32::try_from(at).expect("a way of eight");
-    let before = tags.0 & ((1 << shift) - 1);
-    let after = tags.0 & u64::MAX.checked_shl(shift + 8).unwrap_or(0);
-    tags.0 = after | before << 8 | (tags.0 >> shift & 0xFF);
+fn put<T>(ways: &mut [T; WAYS], tags: &mut Tags, way: usize, value: T, tag: u8) {
+    ways[way] = value;
+    let shift = 8 * way;
+    tags.0 = tags.0 & !(0xFF << shift) | u64::from(tag) << shift;
 }
 
-/// Puts `value`, whose tag is `tag`, first in a set, in place of way `way` (the ways before it one back).
+/// The way of a set that a piece it does not hold goes to: the first empty way, else the one `turn` (a count of the
+/// table's inserts) names, in effect a random way of the set. Replacing the least recently used way instead would
+/// move the ways on every hit and read all four lines of the set on every insert (measured with that: inserting the
+/// chunks of 1 MiB of random letters took 10% of the time, 4 of 5 line reads); and where a set holds more pieces
+/// that come back than it has ways, a random choice keeps some of them where the oldest-first order loses all.
 #[inline]
-fn put_first<T: Copy>(ways: &mut [T; WAYS], tags: &mut Tags, way: usize, value: T, tag: u8) {
-    to_front(ways, tags, way);
-    ways[0] = value;
-    tags.0 = tags.0 & !0xFF | u64::from(tag);
+fn way_for_new(tags: Tags, turn: &mut usize) -> usize {
+    let empty = tags.candidates(0);
+    if empty != 0 {
+        // The lowest candidate is always an empty way.
+        return Tags::way(empty);
+    }
+    *turn = turn.wrapping_add(1);
+    *turn % WAYS
 }
 
 /// One encoder's cache on one thread.
@@ -137,6 +138,8 @@ pub struct PieceCache {
     tags: Box<[Tags]>,
     /// Inserts left before the first, small table grows to its full size.
     inserts_before_growing: usize,
+    /// Picks the way a new piece replaces in a full set (see [`way_for_new`]).
+    turn: usize,
     long: LongPieces,
 }
 
@@ -224,6 +227,7 @@ pub fn with_cache<R>(owner: u64, work: impl FnOnce(Option<&mut PieceCache>) -> R
                         sets: empty_sets(FIRST_SETS),
                         tags: vec![Tags::default(); FIRST_SETS].into_boxed_slice(),
                         inserts_before_growing: WAYS * FIRST_SETS,
+                        turn: 0,
                         long: LongPieces::new(),
                     },
                 );
@@ -269,11 +273,7 @@ impl PieceCache {
         let Some(key) = pack_up_to_15(piece) else { return self.long.get(piece, out) };
         let (index, tag) = Self::set(key, self.sets.len());
         let Some(way) = self.find(index, tag, key) else { return false };
-        let set = &mut self.sets[index].0;
-        if way != 0 {
-            to_front(set, &mut self.tags[index], way);
-        }
-        let tokens = set[0].tokens;
+        let tokens = self.sets[index].0[way].tokens;
         if tokens[0] == IN_RING {
             let start = u64::from(tokens[1]) | u64::from(tokens[3]) << 32;
             return self.long.get_tokens(start, tokens[2], out);
@@ -303,20 +303,19 @@ impl PieceCache {
         }
         let (index, tag) = Self::set(key, self.sets.len());
         // The piece is in a way already when its tokens were in the ring and overwritten since.
-        let way = self.find(index, tag, key).unwrap_or(WAYS - 1);
-        put_first(&mut self.sets[index].0, &mut self.tags[index], way, Entry { key, tokens: entry_tokens }, tag);
+        let way = self.find(index, tag, key).unwrap_or_else(|| way_for_new(self.tags[index], &mut self.turn));
+        put(&mut self.sets[index].0, &mut self.tags[index], way, Entry { key, tokens: entry_tokens }, tag);
     }
 
-    /// Moves the entries into a table of the full size, each piece's most recent entry first.
+    /// Moves the entries into a table of the full size.
     #[cold]
     fn grow(&mut self) {
         let mut sets = empty_sets(SLOTS / WAYS);
         let mut tags = vec![Tags::default(); SLOTS / WAYS].into_boxed_slice();
-        for way in (0..WAYS).rev() {
-            for entry in self.sets.iter().map(|set| set.0[way]).filter(|entry| entry.key != [0, 0]) {
-                let (index, tag) = Self::set(entry.key, sets.len());
-                put_first(&mut sets[index].0, &mut tags[index], WAYS - 1, entry, tag);
-            }
+        for entry in self.sets.iter().flat_map(|set| set.0).filter(|entry| entry.key != [0, 0]) {
+            let (index, tag) = Self::set(entry.key, sets.len());
+            let way = way_for_new(tags[index], &mut self.turn);
+            put(&mut sets[index].0, &mut tags[index], way, entry, tag);
         }
         self.sets = sets;
         self.tags = tags;
@@ -356,12 +355,13 @@ const LONG_TOKENS: usize = 1 << 20;
 struct LongPieces {
     sets: Box<[LongSet]>,
     tags: Box<[Tags]>,
+    /// Picks the way a new piece replaces in a full set (see [`way_for_new`]).
+    turn: usize,
     bytes: Ring<u8, LONG_BYTES>,
     tokens: Ring<Rank, LONG_TOKENS>,
 }
 
-/// The [`WAYS`] slots a long piece may occupy, most recently used first: four cache lines side by side, read as
-/// [`Set`]'s are.
+/// The [`WAYS`] slots a long piece may occupy: four cache lines side by side, read as [`Set`]'s are.
 #[derive(Clone, Copy, Default)]
 #[repr(C, align(64))]
 struct LongSet([LongSlot; WAYS]);
@@ -384,6 +384,7 @@ impl LongPieces {
             // 6.0-6.5 ms with the slots allocated here, 2.2 with 4,096 slots).
             sets: Box::default(),
             tags: Box::default(),
+            turn: 0,
             bytes: Ring::new(),
             tokens: Ring::new(),
         }
@@ -425,9 +426,6 @@ impl LongPieces {
         if self.bytes.get(slot.start, piece.len()) != Some(piece) {
             return false;
         }
-        if way != 0 {
-            to_front(&mut self.sets[index].0, &mut self.tags[index], way);
-        }
         self.get_tokens(slot.tokens_start, slot.tokens_len, out)
     }
 
@@ -445,9 +443,10 @@ impl LongPieces {
         let (index, tag) = Self::set(hash);
         // A slot with the piece's hash and length is replaced: most likely the piece itself, whose bytes or tokens
         // were overwritten since.
-        let way = self.find(index, tag, hash, piece.len()).unwrap_or(WAYS - 1);
+        let way =
+            self.find(index, tag, hash, piece.len()).unwrap_or_else(|| way_for_new(self.tags[index], &mut self.turn));
         let slot = LongSlot { hash, start, tokens_start, len: count(piece.len()), tokens_len: count(tokens.len()) };
-        put_first(&mut self.sets[index].0, &mut self.tags[index], way, slot, tag);
+        put(&mut self.sets[index].0, &mut self.tags[index], way, slot, tag);
     }
 
     /// Keeps `tokens` in the token ring: where they start, `None` when they are too many to keep.
@@ -603,58 +602,70 @@ mod tests {
         });
     }
 
+    /// One more piece than a set has ways, all falling into the set `set_of` gives the first of `pieces`.
+    fn crowd_of_one_set(pieces: &[Vec<u8>], set_of: impl Fn(&[u8]) -> usize) -> Vec<&[u8]> {
+        let target = set_of(&pieces[0]);
+        let crowd: Vec<&[u8]> =
+            pieces.iter().map(Vec::as_slice).filter(|piece| set_of(piece) == target).take(WAYS + 1).collect();
+        assert_eq!(crowd.len(), WAYS + 1, "{} pieces crowd one set", pieces.len());
+        crowd
+    }
+
+    /// Fills a set with all but the last of `crowd` (tokens 1, 2, ...), checks that it holds them, inserts the last
+    /// (token 99), and checks that exactly one of the others made room for it.
+    fn fill_and_overflow(cache: &mut PieceCache, crowd: &[&[u8]]) {
+        let (newcomer, filling) = crowd.split_last().expect("not empty");
+        let mut out = Vec::new();
+        for (token, piece) in (1..).zip(filling) {
+            cache.insert(piece, &[token]);
+        }
+        for piece in filling {
+            assert!(cache.get(piece, &mut out), "a set takes as many pieces as it has ways before replacing one");
+        }
+        assert_eq!(out, (1..=count(WAYS)).collect::<Vec<_>>());
+        cache.insert(newcomer, &[99]);
+        out.clear();
+        assert!(cache.get(newcomer, &mut out));
+        assert_eq!(out, [99]);
+        let mut kept = Vec::new();
+        for (token, piece) in (1..).zip(filling) {
+            out.clear();
+            if cache.get(piece, &mut out) {
+                assert_eq!(out, [token], "a piece kept keeps its tokens");
+                kept.push(token);
+            }
+        }
+        assert_eq!(kept.len(), WAYS - 1, "one piece made room: {kept:?}");
+    }
+
     #[test]
-    fn a_set_keeps_the_pieces_used_last_and_growing_keeps_the_pieces() {
-        let pieces: Vec<Vec<u8>> = (0u32..).map(|n| format!("p{n}").into_bytes()).take(400_000).collect();
-        // One more piece than a set has ways, all falling into one set of a table of `sets` sets.
-        let crowd_of_one_set = |sets: usize| {
-            let set_of = |piece: &[u8]| PieceCache::set(pack_up_to_15(piece).expect("short"), sets).0;
-            let target = set_of(&pieces[0]);
-            let same: Vec<&[u8]> =
-                pieces.iter().map(Vec::as_slice).filter(|piece| set_of(piece) == target).take(WAYS + 1).collect();
-            assert_eq!(same.len(), WAYS + 1, "400,000 pieces over {sets} sets crowd one");
-            same
-        };
+    fn a_full_set_replaces_one_piece_and_growing_keeps_the_pieces() {
         with_cache(new_owner(), |cache| {
             let cache = cache.expect("not in use");
-            for sets in [FIRST_SETS, SLOTS / WAYS] {
+            for (family, sets) in [("p", FIRST_SETS), ("q", SLOTS / WAYS)] {
                 assert_eq!(cache.sets.len(), sets);
-                let crowd = crowd_of_one_set(sets);
-                let (newcomer, filling) = crowd.split_last().expect("not empty");
-                let mut out = Vec::new();
-                for (token, piece) in (1..).zip(filling) {
-                    cache.insert(piece, &[token]);
-                }
-                for piece in filling {
-                    assert!(cache.get(piece, &mut out), "every way holds a piece");
-                }
-                // Used again, the first piece is no longer the least recently used: the second one is, and the
-                // newcomer replaces it.
-                assert!(cache.get(filling[0], &mut out));
-                cache.insert(newcomer, &[99]);
-                out.clear();
-                assert!(!cache.get(filling[1], &mut out));
-                for piece in crowd.iter().filter(|&&piece| piece != filling[1]) {
-                    assert!(cache.get(piece, &mut out));
-                }
-                let mut expected: Vec<Rank> = (1..).take(WAYS).filter(|&token| token != 2).collect();
-                expected.push(99);
-                assert_eq!(out, expected);
+                let pieces: Vec<Vec<u8>> =
+                    (0u32..).map(|n| format!("{family}{n}").into_bytes()).take(400_000).collect();
+                let crowd =
+                    crowd_of_one_set(&pieces, |piece| PieceCache::set(pack_up_to_15(piece).expect("short"), sets).0);
+                fill_and_overflow(cache, &crowd);
                 // The next insert grows the table, which keeps what it held.
+                let held: Vec<&[u8]> =
+                    crowd.iter().copied().filter(|piece| cache.get(piece, &mut Vec::new())).collect();
                 cache.inserts_before_growing = cache.inserts_before_growing.min(1);
                 cache.insert(b"grow", &[4, 5]);
-                out.clear();
-                for piece in [filling[0], newcomer, b"grow"] {
+                let mut out = Vec::new();
+                for piece in held.iter().chain([&&b"grow"[..]]) {
                     assert!(cache.get(piece, &mut out));
                 }
-                assert_eq!(out, [1, 99, 4, 5]);
+                assert_eq!(out.len(), held.len() + 2, "a token for each piece held, two for the last");
             }
         });
     }
 
     #[test]
-    fn tags_find_every_way_with_the_tag_and_move_with_their_ways() {
-        let tags = Tags(u64::from_le_bytes([5, 9, 5, 0, 200, 9, 1, 5]));
+    fn tags_find_every_way_with_the_tag() {
+        let mut tags = Tags(u64::from_le_bytes([5, 9, 5, 0, 200, 9, 1, 5]));
         let ways = |mut candidates: u64| {
             let mut found = Vec::new();
             while candidates != 0 {
@@ -670,47 +681,22 @@ mod tests {
             assert_eq!(found.first(), expected.first(), "tag {tag}");
         }
         assert!(ways(tags.candidates(77)).is_empty());
-        for at in 0..WAYS {
-            let mut moved = tags;
-            let mut values: [usize; WAYS] = std::array::from_fn(|way| way);
-            to_front(&mut values, &mut moved, at);
-            let bytes = tags.0.to_le_bytes();
-            let expected: Vec<u8> = values.iter().map(|&way| bytes[way]).collect();
-            assert_eq!(moved.0.to_le_bytes().to_vec(), expected, "way {at}");
-            assert_eq!(values[0], at);
-        }
         assert_eq!(Tags::of(0), 1, "never the empty way's tag");
+        let mut turn = 0;
+        assert_eq!(way_for_new(tags, &mut turn), 3, "the empty way first");
+        let mut values = [0u8; WAYS];
+        put(&mut values, &mut tags, 3, 7, 42);
+        assert_eq!(tags.0.to_le_bytes(), [5, 9, 5, 42, 200, 9, 1, 5]);
+        assert_eq!(values, [0, 0, 0, 7, 0, 0, 0, 0]);
+        let chosen: std::collections::BTreeSet<usize> = (0..WAYS).map(|_| way_for_new(tags, &mut turn)).collect();
+        assert_eq!(chosen.len(), WAYS, "a full set's ways are each chosen in turn");
     }
 
     #[test]
-    fn a_long_set_keeps_the_pieces_used_last() {
+    fn a_full_long_set_replaces_one_piece() {
         let pieces: Vec<Vec<u8>> = (0u32..).map(|n| format!("{n:0>40}").into_bytes()).take(1_000_000).collect();
-        let target = LongPieces::set(LongPieces::hash(&pieces[0])).0;
-        let crowd: Vec<&[u8]> = pieces
-            .iter()
-            .map(Vec::as_slice)
-            .filter(|piece| LongPieces::set(LongPieces::hash(piece)).0 == target)
-            .take(WAYS + 1)
-            .collect();
-        assert_eq!(crowd.len(), WAYS + 1, "1,000,000 pieces over {} sets crowd one", LONG_SLOTS / WAYS);
-        with_cache(new_owner(), |cache| {
-            let cache = cache.expect("not in use");
-            let (newcomer, filling) = crowd.split_last().expect("not empty");
-            let mut out = Vec::new();
-            for (token, piece) in (1..).zip(filling) {
-                cache.insert(piece, &[token]);
-            }
-            assert!(cache.get(filling[0], &mut out));
-            cache.insert(newcomer, &[99]);
-            assert!(!cache.get(filling[1], &mut out), "the least recently used piece made room");
-            for piece in crowd.iter().filter(|&&piece| piece != filling[1]) {
-                assert!(cache.get(piece, &mut out));
-            }
-            let mut expected: Vec<Rank> = vec![1];
-            expected.extend((1..).take(WAYS).filter(|&token| token != 2));
-            expected.push(99);
-            assert_eq!(out, expected);
-        });
+        let crowd = crowd_of_one_set(&pieces, |piece| LongPieces::set(LongPieces::hash(piece)).0);
+        with_cache(new_owner(), |cache| fill_and_overflow(cache.expect("not in use"), &crowd));
     }
 
     #[test]
