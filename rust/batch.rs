@@ -389,9 +389,10 @@ impl Encoder {
         Ok(FlatBatch::from_runs(encoded, texts.len()))
     }
 
-    /// [`encode_batch_flat`](Self::encode_batch_flat) of ordinary text on the [`lines`] of `head` and `data` laid end
-    /// to end (`head`: the end of a line that the previous chunk of a file began), which must be UTF-8, and each
-    /// line's size in bytes. Taking the two apart spares the caller a copy of the whole chunk to join them.
+    /// [`encode_batch_flat`](Self::encode_batch_flat) of ordinary text on the lines of `head` and `data` laid end to
+    /// end (each line without its line ending, empty lines skipped, as `bytepair encode --split line` reads a file;
+    /// `head`: the end of a line that the previous chunk of a file began), which must be UTF-8, and each line's size
+    /// in bytes. Taking the two apart spares the caller a copy of the whole chunk to join them.
     ///
     /// The threads also check the UTF-8 and cut the lines (on the calling thread, cutting 16 MiB of English into
     /// lines took 10 ms, a fifth of the time 2 threads took to encode them): `data` is cut into runs after line

@@ -4,10 +4,11 @@
 //! step) repeat. Measured with callgrind on English with cl100k_base, 6% of the pieces needed a merge and cost 35%
 //! of the encoding instructions, about 1,700 each; a cached piece costs a hash and a compare.
 //!
-//! Pieces of up to 15 bytes go to a table of 131,072 entries of 32 bytes (4 MiB) in eight-way sets; longer ones to
-//! [`LongPieces`] (at most 12 MiB), which also keeps the tokens of short pieces that merge into more than
-//! [`MAX_TOKENS`]. A thread keeps the caches of at most [`CACHES_PER_THREAD`] encoders, so memory is bounded and a
-//! long run never grows it; a batch's threads hand theirs on to the next batch's through [`DEPOT`]. The sizes were
+//! Pieces of up to 15 bytes go to a table of 131,072 entries of 32 bytes (4 MiB, and 128 KiB of [`Tags`]) in
+//! eight-way sets (see [`WAYS`]); longer ones to [`LongPieces`] (at most 12 MiB and 128 KiB), which also keeps the
+//! tokens of short pieces that merge into more than [`MAX_TOKENS`]. A thread keeps the caches of at most
+//! [`CACHES_PER_THREAD`] encoders, so memory is bounded and a long run never grows it; a batch's threads hand theirs on
+//! to the next batch's through [`DEPOT`]. The sizes were
 //! measured on the benchmark corpora (6 MB each, 4 KiB documents, cl100k_base, a warm second pass, best of 3):
 //! against 4,096 entries of the earlier 60-byte layout, 65,536 direct-mapped entries encoded English 16% faster, code
 //! 10%, multilingual 3% (32,768 gave 10% and 4% on English and code); two-way sets and the long pieces then added
