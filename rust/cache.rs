@@ -116,8 +116,9 @@ fn put<T>(ways: &mut [T; WAYS], tags: &mut Tags, way: usize, value: T, tag: u8) 
 /// The way of a set that a piece it does not hold goes to: the first empty way, else the one `turn` (a count of the
 /// table's inserts) names, in effect a random way of the set. Replacing the least recently used way instead would
 /// move the ways on every hit and read all four lines of the set on every insert (measured with that: inserting the
-/// chunks of 1 MiB of random letters took 10% of the time, 4 of 5 line reads); and where a set holds more pieces
-/// that come back than it has ways, a random choice keeps some of them where the oldest-first order loses all.
+/// chunks of 1 MiB of random letters took 10% of the time, nearly all of it in loads of the ways being shifted); and
+/// where a set holds more pieces that come back than it has ways, a random choice keeps some of them where the
+/// oldest-first order loses all.
 #[inline]
 fn way_for_new(tags: Tags, turn: &mut usize) -> usize {
     let empty = tags.candidates(0);
