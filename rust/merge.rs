@@ -726,6 +726,31 @@ mod tests {
     }
 
     #[test]
+    fn a_piece_cache_that_overflows_never_changes_a_merge() {
+        let vocab = vocab(&["aa", "ab", "ba", "aaaa", "abab", "bb", "aab", "baa", "aaaaaaaa", "abba", "bbbb", "abc"]);
+        let mut next = crate::testing::xorshift(0x9e37_79b9);
+        // More distinct pieces of up to 15 bytes than the short-piece table has entries, and as many longer ones:
+        // both tables replace pieces, and the second pass finds some and merges the others again.
+        let pieces: Vec<Vec<u8>> = (0..300_000)
+            .map(|n| {
+                let len = if n % 2 == 0 { 12 + next() % 4 } else { 16 + next() % 24 };
+                (0..len).map(|_| [b'a', b'b', b'c'][next() % 3]).collect()
+            })
+            .collect();
+        crate::cache::with_cache(crate::cache::new_owner(), |cache| {
+            let cache = cache.expect("a fresh thread's cache is free");
+            for _ in 0..2 {
+                for piece in &pieces {
+                    let (mut cached, mut merged) = (vec![7], vec![7]);
+                    encode_piece(&vocab, piece, &mut cached, Some(&mut *cache));
+                    byte_pair_encode(&vocab, piece, &mut merged);
+                    assert_eq!(cached, merged, "piece {:?}", String::from_utf8_lossy(piece));
+                }
+            }
+        });
+    }
+
+    #[test]
     fn chunks_rejoin_where_a_seam_splits_a_token() {
         // Every other chunk ends in the middle of an "ab": the seam's "a" and "b" are not compatible.
         let vocab = vocab(&["ab", "abab", "ca"]);
