@@ -146,19 +146,23 @@ def line_chunks(source: Source, sizes: Iterable[int]) -> Iterator[tuple[bytes, b
     chunk's first byte in the file. For reading its lines in Rust, which checks the UTF-8 (see `check_utf8` for the
     error to raise)."""
     with _reading(source.path) as stream:
-        head, offset = b"", 0
+        # The reads since the last line feed, joined once a line ends (joining at every read copied a long line
+        # once per read: 0.6 s for a 128 MiB file without a line feed, 7.4 s for 512 MiB).
+        head_parts: list[bytes] = []
+        offset = 0
         for size in sizes:
             data = stream.read(size)
             if not data:
                 break
             cut = data.rfind(b"\n") + 1
             if cut == 0:  # no line ends in this read: all of it begins the next chunk
-                head += data
+                head_parts.append(data)
                 continue
+            head = b"".join(head_parts)
             yield head, data, cut, offset
             offset += len(head) + cut
-            head = data[cut:]
-        if head:
+            head_parts = [data[cut:]]
+        if head := b"".join(head_parts):
             yield b"", head, len(head), offset
 
 
@@ -188,24 +192,24 @@ def check_utf8(path: Path, data: bytes, offset: int) -> None:
 def _chunks(stream: IO[bytes]) -> Iterator[tuple[bytes, int, int]]:
     """Chunks of ``stream`` cut after a line feed (so never inside a UTF-8 character), with the byte offset and the
     1-based line number each starts at."""
-    carry = b""
+    carry: list[bytes] = []  # the reads since the last line feed, joined once a line ends (see `line_chunks`)
     offset = 0
     line = 1
     while True:
         data = stream.read(CHUNK_BYTES)
         if not data:
             break
-        data = carry + data
         cut = data.rfind(b"\n") + 1
         if cut == 0:
-            carry = data
+            carry.append(data)
             continue
-        carry = data[cut:]
-        yield data[:cut], offset, line
-        offset += cut
-        line += data.count(b"\n", 0, cut)
-    if carry:
-        yield carry, offset, line
+        chunk = b"".join([*carry, data[:cut]])
+        carry = [data[cut:]]
+        yield chunk, offset, line
+        offset += len(chunk)
+        line += chunk.count(b"\n")
+    if rest := b"".join(carry):
+        yield rest, offset, line
 
 
 def _decode(path: Path, data: bytes, offset: int, line: int, errors: str) -> str:
