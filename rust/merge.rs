@@ -17,14 +17,14 @@
 //! worst and a piece `O(n log n)`. Where the CPU has AVX2, pieces of up to [`KEY_SCAN_THRESHOLD`] bytes use
 //! [`merge_by_key_scan`] instead of both: each pair's rank and position packed into one integer, and a vectorized
 //! minimum over all of them per merge, `O(n)` per merge but without branches, eight pairs per instruction. Pieces
-//! longer than [`HEAP_THRESHOLD`] are merged in chunks of [`CHUNK`] bytes, joined where the tokens on both sides of a
-//! seam are compatible (see [`merge_in_chunks`]; up to four chunks are merged at once, their steps interleaved),
-//! else by the backtracking search of `backtrack.rs`, which finds the
-//! same tokens in about linear time without merging; both use tables built on the first such piece. A vocab whose
-//! merges do not go in rank order (no bundled one) uses one bucket per rank instead (see `RankQueue`). Stale queue
-//! entries are skipped when popped: an entry `(rank, start)` is still valid exactly when the part starting at `start`
-//! is alive and its pair with the next part still has that rank (a rank names one byte string, so equal rank at the
-//! same start means the same pair). All forms give the same tokens; the tests check them against each other.
+//! longer than [`HEAP_THRESHOLD`] are merged in chunks of [`CHUNK`] bytes (up to four at once, their steps
+//! interleaved), joined where the tokens on both sides of a seam are compatible (see [`merge_in_chunks`]), else by
+//! the backtracking search of `backtrack.rs`, which finds the same tokens in about linear time without merging;
+//! both use tables built on the first such piece. A vocab whose merges do not go in rank order (no bundled one) uses
+//! one bucket per rank instead (see `RankQueue`). Stale queue entries are skipped when popped: an entry `(rank,
+//! start)` is still valid exactly when the part starting at `start` is alive and its pair with the next part still
+//! has that rank (a rank names one byte string, so equal rank at the same start means the same pair). All forms give
+//! the same tokens; the tests check them against each other.
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
@@ -300,7 +300,7 @@ fn merge_chunks_together(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn merge_many_avx2<const N: usize>(vocab: &Vocab, pieces: [&[u8]; N], outs: [&mut Vec<Rank>; N]) {
-    merge_many_by_key_scan::<{ KEY_SCAN_THRESHOLD + 8 }, N>(vocab, pieces, outs);
+    merge_many_by_key_scan::<{ CHUNK + 8 }, N>(vocab, pieces, outs);
 }
 
 /// [`merge_by_key_scan`] compiled for AVX2, when the CPU has it; false (`out` untouched) otherwise. Without AVX2
