@@ -177,7 +177,7 @@ pub(crate) fn merge_in_chunks(
     // Chunks merged ahead of their turn: where each starts (`usize::MAX`: none), and its tokens.
     let mut ahead: [(usize, Vec<Rank>); AHEAD] = std::array::from_fn(|_| (usize::MAX, Vec::new()));
     while start < piece.len() {
-        let end = (start + CHUNK).min(piece.len());
+        let end = chunk_end(vocab, piece, start);
         // Tokens taken back from before the seam, and their bytes.
         let (mut taken_tokens, mut taken_bytes) = (0, 0);
         loop {
@@ -192,8 +192,8 @@ pub(crate) fn merge_in_chunks(
                     cache.insert(chunk, &out[seam..]);
                 }
             } else if !cache.as_deref_mut().is_some_and(|cache| cache.get(chunk, out)) {
-                let count = uncached_chunks_ahead(piece, end, cache.as_deref_mut(), &mut ahead);
-                if !merge_chunks_together(vocab, chunk, &piece[end..], out, &mut ahead[..count]) {
+                let count = uncached_chunks_ahead(vocab, piece, end, cache.as_deref_mut(), &mut ahead);
+                if !merge_chunks_together(vocab, piece, chunk, out, &mut ahead[..count]) {
                     byte_pair_encode(vocab, chunk, out);
                 }
                 if let Some(cache) = cache.as_deref_mut() {
@@ -220,6 +220,35 @@ pub(crate) fn merge_in_chunks(
     true
 }
 
+/// The end of the chunk of `piece` that starts at `start`: the end of the piece, or up to [`CUT_SEARCH`] bytes short
+/// of [`CHUNK`] bytes on, at the first place (from the end) that starts a UTF-8 character and whose two bytes either
+/// side are not a token, else the nearest start of a character (at most three bytes back). A cut inside a character
+/// splits every token that holds it, and a cut between two bytes that are a token often splits a longer one; the
+/// seam then takes tokens back and merges them again with the chunk, one chunk after another. Measured (alternating
+/// process runs, best of 3 passes, 4 runs, compare.py's 1 MiB worst cases, `encode_ordinary`, this 2-core machine),
+/// against cuts every 128 bytes: cl100k_base random letters 32.7 -> 39.3 MB/s, random mixed emoji 41.0 -> 48.7;
+/// o200k_base emoji 24.1 -> 34.5 (33.0 with character starts alone).
+fn chunk_end(vocab: &Vocab, piece: &[u8], start: usize) -> usize {
+    let end = start + CHUNK;
+    if end >= piece.len() {
+        return piece.len();
+    }
+    let starts_character = |at: usize| !is_continuation(piece[at]);
+    (end - CUT_SEARCH..=end)
+        .rev()
+        .find(|&at| starts_character(at) && vocab.byte_pair_rank(piece[at - 1], piece[at]) == NO_PAIR)
+        .or_else(|| (end - 3..=end).rev().find(|&at| starts_character(at)))
+        .unwrap_or(end)
+}
+
+/// How far short of [`CHUNK`] bytes [`chunk_end`] may cut.
+const CUT_SEARCH: usize = 24;
+
+/// Whether `byte` continues a UTF-8 character rather than starting one.
+fn is_continuation(byte: u8) -> bool {
+    byte & 0xC0 == 0x80
+}
+
 /// Chunks merged together with the one [`merge_in_chunks`] is at, at most. Each merge step waits on the one before
 /// (its smallest key, then the lookups of the pairs it makes), and the chunks' independent steps fill each other's
 /// waits. Measured (alternating process runs, best of 3 passes, 4 runs, 1 MiB as one piece, `encode_ordinary`, this
@@ -230,15 +259,15 @@ const AHEAD: usize = 3;
 /// Marks in `ahead` the whole chunks after `end` that `cache` does not hold, up to the first that it does (or the
 /// end of the piece), at most [`AHEAD`]; returns how many.
 fn uncached_chunks_ahead(
+    vocab: &Vocab,
     piece: &[u8],
     end: usize,
     mut cache: Option<&mut PieceCache>,
     ahead: &mut [(usize, Vec<Rank>); AHEAD],
 ) -> usize {
-    let mut count = 0;
-    while count < AHEAD {
-        let at = end + count * CHUNK;
-        let Some(chunk) = piece.get(at..at + CHUNK) else { break };
+    let (mut count, mut at) = (0, end);
+    while count < AHEAD && at < piece.len() {
+        let chunk = &piece[at..chunk_end(vocab, piece, at)];
         let tokens = &mut ahead[count].1;
         tokens.clear();
         if cache.as_deref_mut().is_some_and(|cache| cache.get(chunk, tokens)) {
@@ -246,6 +275,7 @@ fn uncached_chunks_ahead(
         }
         ahead[count].0 = at;
         count += 1;
+        at += chunk.len();
     }
     for unused in &mut ahead[count..] {
         unused.0 = usize::MAX;
@@ -258,8 +288,8 @@ fn uncached_chunks_ahead(
 #[cfg(target_arch = "x86_64")]
 fn merge_chunks_together(
     vocab: &Vocab,
+    piece: &[u8],
     chunk: &[u8],
-    rest: &[u8],
     out: &mut Vec<Rank>,
     ahead: &mut [(usize, Vec<Rank>)],
 ) -> bool {
@@ -269,14 +299,14 @@ fn merge_chunks_together(
     for (_, tokens) in ahead.iter_mut() {
         tokens.clear();
     }
-    let next = |n: usize| &rest[n * CHUNK..(n + 1) * CHUNK];
+    let at = |start: usize| &piece[start..chunk_end(vocab, piece, start)];
     // SAFETY: the CPU has AVX2, checked just above.
     unsafe {
         match ahead {
-            [a] => merge_many_avx2(vocab, [chunk, next(0)], [out, &mut a.1]),
-            [a, b] => merge_many_avx2(vocab, [chunk, next(0), next(1)], [out, &mut a.1, &mut b.1]),
+            [a] => merge_many_avx2(vocab, [chunk, at(a.0)], [out, &mut a.1]),
+            [a, b] => merge_many_avx2(vocab, [chunk, at(a.0), at(b.0)], [out, &mut a.1, &mut b.1]),
             [a, b, c] => {
-                merge_many_avx2(vocab, [chunk, next(0), next(1), next(2)], [out, &mut a.1, &mut b.1, &mut c.1]);
+                merge_many_avx2(vocab, [chunk, at(a.0), at(b.0), at(c.0)], [out, &mut a.1, &mut b.1, &mut c.1]);
             }
             _ => unreachable!("at most AHEAD chunks ahead"),
         }
@@ -288,8 +318,8 @@ fn merge_chunks_together(
 #[cfg(not(target_arch = "x86_64"))]
 fn merge_chunks_together(
     _vocab: &Vocab,
+    _piece: &[u8],
     _chunk: &[u8],
-    _rest: &[u8],
     _out: &mut Vec<Rank>,
     _ahead: &mut [(usize, Vec<Rank>)],
 ) -> bool {
@@ -1024,6 +1054,23 @@ mod tests {
                 assert!(merge_in_chunks(&vocab, backtracker, &piece, &mut cached, Some(&mut *cache)));
                 assert_eq!(cached[1..], heap, "cached chunks {pattern:#b}");
             });
+        }
+    }
+
+    #[test]
+    fn chunks_end_between_characters_and_short_of_a_chunk_by_little() {
+        let vocab = vocab(&["ab", "\u{e9}", "\u{1f600}"]);
+        let piece = "abababa\u{e9}\u{1f600}".repeat(200);
+        let piece = piece.as_bytes();
+        let mut start = 0;
+        while start < piece.len() {
+            let end = chunk_end(&vocab, piece, start);
+            assert!(end > start && end - start <= CHUNK, "chunk {start}..{end}");
+            assert!(end == piece.len() || end - start >= CHUNK - CUT_SEARCH, "chunk {start}..{end}");
+            assert!(std::str::from_utf8(&piece[start..end]).is_ok(), "chunk {start}..{end} cuts a character");
+            // Not between the two bytes of "ab", a token, where the rest of the text allows it.
+            assert_ne!(&piece[end - 1..=end.min(piece.len() - 1)], b"ab", "chunk {start}..{end}");
+            start = end;
         }
     }
 
