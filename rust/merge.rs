@@ -386,7 +386,11 @@ fn merge_by_key_scan_avx2<const SIZE: usize>(vocab: &Vocab, piece: &[u8], out: &
 #[allow(clippy::cast_possible_truncation)] // positions are below KEY_SCAN_THRESHOLD, 256
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // there only the tests run it
 pub(crate) fn merge_by_key_scan<const SIZE: usize>(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>) {
-    let mut scan = KeyScan::<SIZE>::new(vocab, piece);
+    // Plain arrays on the stack, lent to the state: a state that owned them was copied when made (up to 3 KiB), and
+    // made the merge of multilingual text take 5% more instructions.
+    let mut padded = [0; SIZE];
+    let (mut keys, mut tokens, mut next, mut prev) = ([NO_KEY; SIZE], [0; SIZE], [0; SIZE], [0; SIZE]);
+    let mut scan = KeyScan::start(vocab, piece, &mut padded, &mut keys, &mut tokens, &mut next, &mut prev);
     while scan.step(vocab) {}
     scan.append_to(out);
 }
@@ -401,7 +405,18 @@ pub(crate) fn merge_many_by_key_scan<const SIZE: usize, const N: usize>(
     pieces: [&[u8]; N],
     outs: [&mut Vec<Rank>; N],
 ) {
-    let mut scans = pieces.map(|piece| KeyScan::<SIZE>::new(vocab, piece));
+    let mut padded = [[0; SIZE]; N];
+    let (mut keys, mut tokens, mut next, mut prev) =
+        ([[NO_KEY; SIZE]; N], [[0; SIZE]; N], [[0; SIZE]; N], [[0; SIZE]; N]);
+    let mut arrays = pieces
+        .into_iter()
+        .zip(padded.iter_mut())
+        .zip(keys.iter_mut().zip(tokens.iter_mut()))
+        .zip(next.iter_mut().zip(prev.iter_mut()));
+    let mut scans: [KeyScan<'_>; N] = std::array::from_fn(|_| {
+        let (((piece, padded), (keys, tokens)), (next, prev)) = arrays.next().expect("N of each");
+        KeyScan::start(vocab, piece, padded, keys, tokens, next, prev)
+    });
     let mut live = [true; N];
     while live.iter().any(|&live| live) {
         for (scan, live) in scans.iter_mut().zip(&mut live) {
@@ -415,20 +430,20 @@ pub(crate) fn merge_many_by_key_scan<const SIZE: usize, const N: usize>(
     }
 }
 
-/// The state of one [`merge_by_key_scan`].
-struct KeyScan<const SIZE: usize> {
+/// The state of one [`merge_by_key_scan`], in arrays its caller lends.
+struct KeyScan<'a> {
     n: usize,
     /// The piece, with eight spare bytes, as in `merge_by_rescanning`.
-    padded: [u8; SIZE],
-    keys: [u32; SIZE],
-    tokens: [Rank; SIZE],
+    padded: &'a [u8],
+    keys: &'a mut [u32],
+    tokens: &'a mut [Rank],
     /// The positions of the next and previous parts of each live part (`n` after the last, wrapped before the first).
-    next: [u16; SIZE],
-    prev: [u16; SIZE],
+    next: &'a mut [u16],
+    prev: &'a mut [u16],
 }
 
 #[allow(clippy::cast_possible_truncation)] // positions are below KEY_SCAN_THRESHOLD, 256
-impl<const SIZE: usize> KeyScan<SIZE> {
+impl<'a> KeyScan<'a> {
     #[allow(clippy::inline_always)]
     #[inline(always)]
     fn key(rank: Rank, position: usize) -> u32 {
@@ -438,29 +453,36 @@ impl<const SIZE: usize> KeyScan<SIZE> {
         }
     }
 
+    /// The merge of `piece` (2 bytes to 8 fewer than the arrays hold), in arrays whose keys are all [`NO_KEY`].
     #[allow(clippy::inline_always)]
     #[inline(always)]
-    fn new(vocab: &Vocab, piece: &[u8]) -> Self {
+    fn start(
+        vocab: &Vocab,
+        piece: &[u8],
+        padded: &'a mut [u8],
+        keys: &'a mut [u32],
+        tokens: &'a mut [Rank],
+        next: &'a mut [u16],
+        prev: &'a mut [u16],
+    ) -> Self {
         let n = piece.len();
-        debug_assert!((2..=KEY_SCAN_THRESHOLD.min(SIZE - 8)).contains(&n));
-        let mut scan =
-            Self { n, padded: [0; SIZE], keys: [NO_KEY; SIZE], tokens: [0; SIZE], next: [0; SIZE], prev: [0; SIZE] };
-        scan.padded[..n].copy_from_slice(piece);
+        debug_assert!((2..=KEY_SCAN_THRESHOLD.min(padded.len() - 8)).contains(&n));
+        padded[..n].copy_from_slice(piece);
         for (at, &byte) in piece.iter().enumerate() {
-            scan.tokens[at] = vocab.byte_rank(byte);
-            scan.next[at] = at as u16 + 1;
-            scan.prev[at] = at.wrapping_sub(1) as u16;
+            tokens[at] = vocab.byte_rank(byte);
+            next[at] = at as u16 + 1;
+            prev[at] = at.wrapping_sub(1) as u16;
             if let Some(&second) = piece.get(at + 1) {
-                scan.keys[at] = Self::key(vocab.byte_pair_rank(byte, second), at);
+                keys[at] = Self::key(vocab.byte_pair_rank(byte, second), at);
             }
         }
-        scan
+        Self { n, padded, keys: &mut keys[..n], tokens, next, prev }
     }
 
     #[allow(clippy::inline_always)]
     #[inline(always)]
     fn pair_key(&self, vocab: &Vocab, start: usize, end: usize) -> u32 {
-        Self::key(vocab.rank_in(&self.padded, start, end).unwrap_or(NO_PAIR), start)
+        Self::key(vocab.rank_in(self.padded, start, end).unwrap_or(NO_PAIR), start)
     }
 
     /// Merges the pair with the smallest key; false when no pair is left.
@@ -468,7 +490,7 @@ impl<const SIZE: usize> KeyScan<SIZE> {
     #[inline(always)]
     fn step(&mut self, vocab: &Vocab) -> bool {
         let n = self.n;
-        let smallest = self.keys[..n].iter().fold(NO_KEY, |smallest, &key| smallest.min(key));
+        let smallest = self.keys.iter().fold(NO_KEY, |smallest, &key| smallest.min(key));
         if smallest == NO_KEY {
             return false;
         }
