@@ -256,8 +256,8 @@ fn is_continuation(byte: u8) -> bool {
 /// 50.9 / 54.2; o200k_base emoji 32.7 / 39.7 / 42.4.
 const AHEAD: usize = 3;
 
-/// Marks in `ahead` the whole chunks after `end` that `cache` does not hold, up to the first that it does (or the
-/// end of the piece), at most [`AHEAD`]; returns how many.
+/// Marks in `ahead` the chunks after `end` (see [`chunk_end`]) that `cache` does not hold, up to the first that it
+/// does (or the end of the piece), at most [`AHEAD`]; returns how many.
 fn uncached_chunks_ahead(
     vocab: &Vocab,
     piece: &[u8],
@@ -283,8 +283,9 @@ fn uncached_chunks_ahead(
     count
 }
 
-/// Merges `chunk` onto `out` and, into the tokens of each entry of `ahead`, the chunks that follow it in `rest`, by
-/// [`merge_many_by_key_scan`]; false, nothing merged, where the key scan does not run or `ahead` is empty.
+/// Merges `chunk` onto `out` and, into the tokens of each entry of `ahead`, the chunk of `piece` that starts where
+/// the entry says, by [`merge_many_by_key_scan`]; false, nothing merged, where the key scan does not run or `ahead`
+/// is empty.
 #[cfg(target_arch = "x86_64")]
 fn merge_chunks_together(
     vocab: &Vocab,
