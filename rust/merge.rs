@@ -1065,10 +1065,19 @@ mod tests {
         let piece: Vec<u8> = (0..40 * CHUNK + 17).map(|_| [b'a', b'b', b'c'][next() % 3]).collect();
         let mut heap = Vec::new();
         merge_with_queue(&vocab, &piece, &mut heap, &mut HeapQueue::with_capacity(0), &mut Scratch::default());
+        // The chunks as `merge_in_chunks` cuts them, so that the cached ones are found.
+        let mut chunks = Vec::new();
+        let mut start = 0;
+        while start < piece.len() {
+            let end = chunk_end(&vocab, &piece, start);
+            chunks.push(&piece[start..end]);
+            start = end;
+        }
+        assert!(chunks.len() > 40, "some chunks end short of CHUNK bytes");
         for pattern in [0b1000_0100_0010_0001_u64, 0b0110_1101, 0b1_0000_0000_1000, u64::MAX >> 1] {
             crate::cache::with_cache(crate::cache::new_owner(), |cache| {
                 let cache = cache.expect("a fresh thread's cache is free");
-                for (_, chunk) in piece.chunks_exact(CHUNK).enumerate().filter(|(n, _)| pattern >> n & 1 != 0) {
+                for (_, chunk) in chunks.iter().enumerate().filter(|(n, _)| pattern >> n & 1 != 0) {
                     let mut tokens = Vec::new();
                     byte_pair_encode(&vocab, chunk, &mut tokens);
                     cache.insert(chunk, &tokens);
