@@ -99,6 +99,11 @@ pub fn encode_piece(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>, cache: Opt
 /// line: [`encode_piece`] is inlined into the scanners' loops, and most pieces are one token and never get here.
 #[inline(never)]
 fn merge_piece(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>, cache: Option<&mut PieceCache>) {
+    match piece.len() {
+        3 => return merge_three(vocab, piece, out),
+        4 => return merge_four(vocab, piece, out),
+        _ => {}
+    }
     let Some(cache) = cache else {
         return byte_pair_encode(vocab, piece, out);
     };
@@ -113,6 +118,60 @@ fn merge_piece(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>, cache: Option<&
         let before = out.len();
         byte_pair_encode(vocab, piece, out);
         cache.insert(piece, &out[before..]);
+    }
+}
+
+/// The merge of a 3-byte piece that is not a token: its first merge is the last (the two parts it leaves join into
+/// the whole piece, which is not a token), so it takes the two byte pairs' ranks and no lookup of longer strings.
+#[inline]
+fn merge_three(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>) {
+    let [a, b, c] = [piece[0], piece[1], piece[2]];
+    let (ab, bc) = (vocab.byte_pair_rank(a, b), vocab.byte_pair_rank(b, c));
+    match (ab, bc) {
+        (NO_PAIR, NO_PAIR) => out.extend([vocab.byte_rank(a), vocab.byte_rank(b), vocab.byte_rank(c)]),
+        // Ranks name distinct tokens, so they tie only as NO_PAIR; `<=` keeps the leftmost pair all the same.
+        (ab, bc) if ab <= bc => out.extend([ab, vocab.byte_rank(c)]),
+        (_, bc) => out.extend([vocab.byte_rank(a), bc]),
+    }
+}
+
+/// The merge of a 4-byte piece that is not a token: after the first merge, one pair of the three parts left is a
+/// 3-byte string at most (the other a byte pair), and a second merge leaves two parts that join into the whole piece,
+/// which is not a token. So at most two lookups of 3-byte strings, against the key scan's setup and three lookups.
+/// Measured with [`merge_three`] (alternating process runs, best of 4 texts, 5 runs, this 2-core machine): 1 MiB of
+/// random ASCII letters with o200k_base (44% of its pieces are 3 or 4 bytes) 22.7 -> 27.8 MB/s to a list; callgrind
+/// on 300 KB of English and multilingual text (two passes): 0.05-0.4% fewer instructions in the extension.
+#[inline]
+fn merge_four(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>) {
+    let [a, b, c, d] = [piece[0], piece[1], piece[2], piece[3]];
+    let (ab, bc, cd) = (vocab.byte_pair_rank(a, b), vocab.byte_pair_rank(b, c), vocab.byte_pair_rank(c, d));
+    let byte = |byte: u8| vocab.byte_rank(byte);
+    let triple = |at: usize| vocab.rank(&piece[at..at + 3]).unwrap_or(NO_PAIR);
+    // The first merge: the smallest of the three pair ranks, the leftmost on a tie (only NO_PAIR ties).
+    if ab <= bc && ab <= cd {
+        if ab == NO_PAIR {
+            return out.extend([byte(a), byte(b), byte(c), byte(d)]);
+        }
+        // ab c d: then abc or cd.
+        match (triple(0), cd) {
+            (NO_PAIR, NO_PAIR) => out.extend([ab, byte(c), byte(d)]),
+            (abc, cd) if abc <= cd => out.extend([abc, byte(d)]),
+            (_, cd) => out.extend([ab, cd]),
+        }
+    } else if bc <= cd {
+        // a bc d: then abc or bcd.
+        match (triple(0), triple(1)) {
+            (NO_PAIR, NO_PAIR) => out.extend([byte(a), bc, byte(d)]),
+            (abc, bcd) if abc <= bcd => out.extend([abc, byte(d)]),
+            (_, bcd) => out.extend([byte(a), bcd]),
+        }
+    } else {
+        // a b cd: then ab or bcd.
+        match (ab, triple(1)) {
+            (NO_PAIR, NO_PAIR) => out.extend([byte(a), byte(b), cd]),
+            (ab, bcd) if ab <= bcd => out.extend([ab, cd]),
+            (_, bcd) => out.extend([byte(a), bcd]),
+        }
     }
 }
 
@@ -930,6 +989,31 @@ mod tests {
                 let piece: Vec<u8> = (0..len).map(|_| [b'a', b'b', b'a', b'c'][next() % 4]).collect();
                 let (simple, queued) = both(&vocab, &piece);
                 assert_eq!(simple, queued, "piece {:?}", String::from_utf8_lossy(&piece));
+            }
+        }
+    }
+
+    #[test]
+    fn pieces_of_three_and_four_bytes_merge_as_the_general_merge() {
+        // Every piece of 3 and 4 bytes over three letters, in vocabs of random 2- and 3-byte tokens in random rank
+        // order (some 3-byte tokens unreachable, some byte pairs missing), against the rescanning merge.
+        let mut next = crate::testing::xorshift(0x3c6e_f372);
+        let strings =
+            |len: u32| (0..3usize.pow(len)).map(move |n| (0..len).map(move |i| b"abc"[n / 3usize.pow(i) % 3]));
+        let candidates: Vec<Vec<u8>> = strings(2).chain(strings(3)).map(Iterator::collect).collect();
+        let pieces: Vec<Vec<u8>> = strings(3).chain(strings(4)).map(Iterator::collect).collect();
+        for _ in 0..200 {
+            let mut tokens: Vec<&[u8]> = candidates.iter().filter(|_| next() % 3 != 0).map(Vec::as_slice).collect();
+            for i in (1..tokens.len()).rev() {
+                tokens.swap(i, next() % (i + 1));
+            }
+            let tokens: Vec<&str> = tokens.iter().map(|token| std::str::from_utf8(token).expect("ascii")).collect();
+            let vocab = vocab(&tokens);
+            for piece in pieces.iter().filter(|piece| vocab.rank(piece).is_none()) {
+                let (mut short, mut general) = (Vec::new(), Vec::new());
+                merge_piece(&vocab, piece, &mut short, None);
+                merge_by_rescanning(&vocab, piece, &mut general);
+                assert_eq!(short, general, "piece {:?}, tokens {tokens:?}", String::from_utf8_lossy(piece));
             }
         }
     }
