@@ -408,6 +408,11 @@ fn merge_by_key_scan_if_fast(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>) -
                 merge_by_key_scan_avx2::<16>(vocab, piece, out);
             } else if piece.len() <= LINEAR_THRESHOLD {
                 merge_by_key_scan_avx2::<{ LINEAR_THRESHOLD + 8 }>(vocab, piece, out);
+            } else if piece.len() <= CHUNK {
+                // Every step scans all the buffer's keys (see `KeyScan`): without this tier, pieces of 33-128 bytes
+                // took 5% more instructions in buffers of 264 keys.
+
+                merge_by_key_scan_avx2::<{ CHUNK + 8 }>(vocab, piece, out);
             } else {
                 merge_by_key_scan_avx2::<{ KEY_SCAN_THRESHOLD + 8 }>(vocab, piece, out);
             }
@@ -473,7 +478,7 @@ pub(crate) fn merge_many_by_key_scan<const SIZE: usize, const N: usize>(
         .zip(padded.iter_mut())
         .zip(keys.iter_mut().zip(tokens.iter_mut()))
         .zip(next.iter_mut().zip(prev.iter_mut()));
-    let mut scans: [KeyScan<'_>; N] = std::array::from_fn(|_| {
+    let mut scans: [KeyScan<'_, SIZE>; N] = std::array::from_fn(|_| {
         let (((piece, padded), (keys, tokens)), (next, prev)) = arrays.next().expect("N of each");
         KeyScan::start(vocab, piece, padded, keys, tokens, next, prev)
     });
@@ -490,20 +495,24 @@ pub(crate) fn merge_many_by_key_scan<const SIZE: usize, const N: usize>(
     }
 }
 
-/// The state of one [`merge_by_key_scan`], in arrays its caller lends.
-struct KeyScan<'a> {
+/// The state of one [`merge_by_key_scan`], in arrays its caller lends. The arrays' length is known when compiled, and
+/// the scan for the smallest key runs over all `SIZE` keys (those past the piece stay [`NO_KEY`]): the compiler
+/// unrolls it, with no loop for the keys past a multiple of eight. Measured against a scan of the piece's `n` keys
+/// (callgrind, 1 MiB as one piece, o200k_base): emoji 183 -> 141 M instructions in the chunk merge; no change on
+/// ordinary text (English, code, multilingual: within 0.5%, fewer).
+struct KeyScan<'a, const SIZE: usize> {
     n: usize,
     /// The piece, with eight spare bytes, as in `merge_by_rescanning`.
-    padded: &'a [u8],
-    keys: &'a mut [u32],
-    tokens: &'a mut [Rank],
+    padded: &'a [u8; SIZE],
+    keys: &'a mut [u32; SIZE],
+    tokens: &'a mut [Rank; SIZE],
     /// The positions of the next and previous parts of each live part (`n` after the last, wrapped before the first).
-    next: &'a mut [u16],
-    prev: &'a mut [u16],
+    next: &'a mut [u16; SIZE],
+    prev: &'a mut [u16; SIZE],
 }
 
 #[allow(clippy::cast_possible_truncation)] // positions are below KEY_SCAN_THRESHOLD, 256
-impl<'a> KeyScan<'a> {
+impl<'a, const SIZE: usize> KeyScan<'a, SIZE> {
     #[allow(clippy::inline_always)]
     #[inline(always)]
     fn key(rank: Rank, position: usize) -> u32 {
@@ -519,14 +528,14 @@ impl<'a> KeyScan<'a> {
     fn start(
         vocab: &Vocab,
         piece: &[u8],
-        padded: &'a mut [u8],
-        keys: &'a mut [u32],
-        tokens: &'a mut [Rank],
-        next: &'a mut [u16],
-        prev: &'a mut [u16],
+        padded: &'a mut [u8; SIZE],
+        keys: &'a mut [u32; SIZE],
+        tokens: &'a mut [Rank; SIZE],
+        next: &'a mut [u16; SIZE],
+        prev: &'a mut [u16; SIZE],
     ) -> Self {
         let n = piece.len();
-        debug_assert!((2..=KEY_SCAN_THRESHOLD.min(padded.len() - 8)).contains(&n));
+        debug_assert!((2..=KEY_SCAN_THRESHOLD.min(SIZE - 8)).contains(&n));
         padded[..n].copy_from_slice(piece);
         for (at, &byte) in piece.iter().enumerate() {
             tokens[at] = vocab.byte_rank(byte);
@@ -536,7 +545,7 @@ impl<'a> KeyScan<'a> {
                 keys[at] = Self::key(vocab.byte_pair_rank(byte, second), at);
             }
         }
-        Self { n, padded, keys: &mut keys[..n], tokens, next, prev }
+        Self { n, padded, keys, tokens, next, prev }
     }
 
     #[allow(clippy::inline_always)]
