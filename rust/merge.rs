@@ -411,7 +411,6 @@ fn merge_by_key_scan_if_fast(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>) -
             } else if piece.len() <= CHUNK {
                 // Every step scans all the buffer's keys (see `KeyScan`): without this tier, pieces of 33-128 bytes
                 // took 5% more instructions in buffers of 264 keys.
-
                 merge_by_key_scan_avx2::<{ CHUNK + 8 }>(vocab, piece, out);
             } else {
                 merge_by_key_scan_avx2::<{ KEY_SCAN_THRESHOLD + 8 }>(vocab, piece, out);
