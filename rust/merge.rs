@@ -497,8 +497,8 @@ pub(crate) fn merge_many_by_key_scan<const SIZE: usize, const N: usize>(
 /// The state of one [`merge_by_key_scan`], in arrays its caller lends. The arrays' length is known when compiled, and
 /// the scan for the smallest key runs over all `SIZE` keys (those past the piece stay [`NO_KEY`]): the compiler
 /// unrolls it, with no loop for the keys past a multiple of eight. Measured against a scan of the piece's `n` keys
-/// (callgrind, 1 MiB as one piece, o200k_base): emoji 183 -> 141 M instructions in the chunk merge; no change on
-/// ordinary text (English, code, multilingual: within 0.5%, fewer).
+/// (callgrind, 1 MiB as one piece, o200k_base): emoji 183 -> 141 M instructions in the chunk merge; on
+/// ordinary text (English, code, multilingual) 0.1-0.7% fewer in all.
 struct KeyScan<'a, const SIZE: usize> {
     n: usize,
     /// The piece, with eight spare bytes, as in `merge_by_rescanning`.
