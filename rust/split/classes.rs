@@ -8,6 +8,9 @@ use std::sync::OnceLock;
 
 use regex_syntax::hir::{Class, HirKind};
 
+/// The code points of the Basic Multilingual Plane.
+const PLANE0: usize = 0x1_0000;
+
 /// A letter: `\p{L}`.
 pub const LETTER: u8 = 1;
 /// A number: `\p{N}`.
@@ -22,10 +25,14 @@ pub const LOWER: u8 = 1 << 4;
 /// fast paths give the end of the text), where they leave the decision to the character-level code.
 pub const MULTIBYTE: u8 = 1 << 7;
 
-/// The classes of every code point, in blocks of 256 shared between identical blocks.
+/// The classes of every code point: those of the Basic Multilingual Plane in a flat table, the rest in blocks of 256
+/// shared between identical blocks.
 pub struct Classes {
     /// The flags of each byte: an ASCII character's classes, [`MULTIBYTE`] for the rest.
     bytes: [u8; 256],
+    /// The flags of each code point below U+10000 (64 KiB). Nearly every character of real text is there, and one
+    /// load indexed by the code point replaces two dependent ones and their bounds checks.
+    plane0: Box<[u8; PLANE0]>,
     block_of: Vec<u16>,
     blocks: Vec<[u8; 256]>,
     /// For each ASCII lower-case letter, the non-ASCII characters `(?i:x)` also matches (U+017F for `s`, U+212A
@@ -60,6 +67,7 @@ impl Classes {
         }
         let mut bytes = [MULTIBYTE; 256];
         bytes[..128].copy_from_slice(&flags[..128]);
+        let plane0 = flags[..PLANE0].to_vec().into_boxed_slice().try_into().expect("PLANE0 flags");
         let mut blocks: Vec<[u8; 256]> = Vec::new();
         let mut block_of = Vec::with_capacity(flags.len() / 256);
         for chunk in flags.chunks_exact(256) {
@@ -79,7 +87,7 @@ impl Classes {
                     .collect()
             })
             .collect();
-        Classes { bytes, block_of, blocks, folds }
+        Classes { bytes, plane0, block_of, blocks, folds }
     }
 
     /// The class flags of an ASCII byte; [`MULTIBYTE`] for the bytes of multi-byte characters.
@@ -88,15 +96,20 @@ impl Classes {
         self.bytes[usize::from(byte)]
     }
 
-    /// The class flags of `c`.
-    #[inline]
-    pub fn of(&self, c: char) -> u8 {
-        let code = c as u32;
-        if code < 128 {
-            self.bytes[code as usize]
-        } else {
-            self.blocks[self.block_of[(code >> 8) as usize] as usize][(code & 0xFF) as usize]
+    /// The class flags of the code point `code` (at most U+10FFFF).
+    #[allow(clippy::inline_always)] // one load on the scanners' per-character path
+    #[inline(always)]
+    pub fn of_code(&self, code: u32) -> u8 {
+        match u16::try_from(code) {
+            Ok(code) => self.plane0[usize::from(code)],
+            Err(_) => self.of_supplementary(code),
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn of_supplementary(&self, code: u32) -> u8 {
+        self.blocks[usize::from(self.block_of[(code >> 8) as usize])][(code & 0xFF) as usize]
     }
 
     /// Whether `c` matches the ASCII letter `lower` case-insensitively, as `(?i:...)` folds it.
@@ -127,14 +140,20 @@ mod tests {
     #[test]
     fn classes_of_familiar_characters() {
         let classes = Classes::get();
-        assert_eq!(classes.of('a'), LETTER | LOWER);
-        assert_eq!(classes.of('A'), LETTER | UPPER);
-        assert_eq!(classes.of('7'), NUMBER);
-        assert_eq!(classes.of(' '), SPACE);
-        assert_eq!(classes.of('\u{3000}'), SPACE);
-        assert_eq!(classes.of('中'), LETTER | UPPER | LOWER);
-        assert_eq!(classes.of('\u{301}'), UPPER | LOWER); // a combining mark is not a letter
-        assert_eq!(classes.of('!'), 0);
+        assert_eq!(classes.of_code('a' as u32), LETTER | LOWER);
+        assert_eq!(classes.of_code('A' as u32), LETTER | UPPER);
+        assert_eq!(classes.of_code('7' as u32), NUMBER);
+        assert_eq!(classes.of_code(' ' as u32), SPACE);
+        assert_eq!(classes.of_code('\u{3000}' as u32), SPACE);
+        assert_eq!(classes.of_code('中' as u32), LETTER | UPPER | LOWER);
+        assert_eq!(classes.of_code('\u{301}' as u32), UPPER | LOWER); // a combining mark is not a letter
+        assert_eq!(classes.of_code('!' as u32), 0);
+        // Beyond the flat table of the Basic Multilingual Plane, and at its edges.
+        assert_eq!(classes.of_code('\u{1D400}' as u32), LETTER | UPPER); // MATHEMATICAL BOLD CAPITAL A
+        assert_eq!(classes.of_code('\u{20000}' as u32), LETTER | UPPER | LOWER); // a CJK ideograph
+        assert_eq!(classes.of_code('\u{1F600}' as u32), 0); // an emoji
+        assert_eq!(classes.of_code('\u{FFFD}' as u32), 0);
+        assert_eq!(classes.of_code('\u{10000}' as u32), LETTER | UPPER | LOWER); // LINEAR B SYLLABLE B008 A
         assert!(classes.folds_to('\u{17F}', 's'));
         assert!(classes.folds_to('S', 's'));
         assert!(!classes.folds_to('\u{17F}', 't'));
