@@ -114,7 +114,10 @@ fn merge_piece(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>, cache: Option<&
         // Too long to keep whole; its chunks are kept instead (a long piece of repeated text has few distinct ones).
         return merge_long(vocab, piece, out, Some(cache));
     }
-    if !cache.get(piece, out) {
+    if !cache.worth_a_lookup() {
+        return byte_pair_encode(vocab, piece, out);
+    }
+    if !cache.get_counted(piece, out) {
         let before = out.len();
         byte_pair_encode(vocab, piece, out);
         cache.insert(piece, &out[before..]);
