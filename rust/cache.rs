@@ -169,7 +169,7 @@ struct Lookups {
     skipped: u32,
 }
 
-/// Lookups per judgement of a cache's [`Yield`].
+/// Lookups per judgement of a cache's [`Lookups`].
 const WINDOW: u32 = 1024;
 /// A window with fewer hits than `WINDOW / POOR_YIELD` turns sampling on; one with as many turns it off.
 const POOR_YIELD: u32 = 32;

@@ -33,6 +33,7 @@ pub struct Classes {
     /// The flags of each code point below U+10000 (64 KiB). Nearly every character of real text is there, and one
     /// load indexed by the code point replaces two dependent ones and their bounds checks.
     plane0: Box<[u8; PLANE0]>,
+    /// The block of each 256 code points from U+10000 on.
     block_of: Vec<u16>,
     blocks: Vec<[u8; 256]>,
     /// For each ASCII lower-case letter, the non-ASCII characters `(?i:x)` also matches (U+017F for `s`, U+212A
@@ -69,14 +70,14 @@ impl Classes {
         bytes[..128].copy_from_slice(&flags[..128]);
         let plane0 = flags[..PLANE0].to_vec().into_boxed_slice().try_into().expect("PLANE0 flags");
         let mut blocks: Vec<[u8; 256]> = Vec::new();
-        let mut block_of = Vec::with_capacity(flags.len() / 256);
-        for chunk in flags.chunks_exact(256) {
+        let mut block_of = Vec::with_capacity((flags.len() - PLANE0) / 256);
+        for chunk in flags[PLANE0..].chunks_exact(256) {
             let block: [u8; 256] = chunk.try_into().expect("chunks of 256");
             let index = blocks.iter().position(|known| *known == block).unwrap_or_else(|| {
                 blocks.push(block);
                 blocks.len() - 1
             });
-            block_of.push(u16::try_from(index).expect("at most 4352 blocks"));
+            block_of.push(u16::try_from(index).expect("at most 4096 blocks"));
         }
         let folds = ('a'..='z')
             .map(|letter| {
@@ -109,7 +110,7 @@ impl Classes {
     #[cold]
     #[inline(never)]
     fn of_supplementary(&self, code: u32) -> u8 {
-        self.blocks[usize::from(self.block_of[(code >> 8) as usize])][(code & 0xFF) as usize]
+        self.blocks[usize::from(self.block_of[(code as usize - PLANE0) >> 8])][(code & 0xFF) as usize]
     }
 
     /// Whether `c` matches the ASCII letter `lower` case-insensitively, as `(?i:...)` folds it.
