@@ -151,13 +151,14 @@ pub struct PieceCache {
 ///
 /// Text that repeats no piece (random letters, hashes, base64) misses on every lookup, and each miss then costs an
 /// insert that writes to a table larger than the CPU's caches: callgrind on 1 MiB of random ASCII letters with
-/// o200k_base gave 64 instructions per lookup and 145 per insert, about a quarter of a merged piece's cost. Once a
+/// o200k_base gave 64 instructions per lookup and 145 per insert, about a fifth of a merged piece's cost. Once a
 /// window of [`WINDOW`] lookups finds fewer than one in [`POOR_YIELD`], only every [`SAMPLE_EVERY`]th piece is looked
 /// up (and inserted when missing), until a window of those sampled lookups finds enough again. Counted on a first,
 /// cold pass over each benchmark corpus (6 MB, 4 KiB documents, cl100k_base and o200k_base), no window of real text
-/// found fewer than 85 of its 1,024 (English 85-660, code 137-640, multilingual 92-315); random letters found 0 or 1.
-/// Measured (1 MiB of random ASCII letters, o200k_base, best of 4 texts, 4 alternating process runs, this 2-core
-/// machine): 21.1-26.2 -> 28.1-35.3 MB/s to a list; callgrind 117 -> 102 M instructions for one such text.
+/// found fewer than 85 of its 1,024 (English at least 85, code 137, multilingual 92); 1 MiB of random letters
+/// (o200k_base) found 0 or 1 in each. Measured on that input (best of 4 texts, 10 alternating process runs, this
+/// 2-core machine): 19.1-28.4 -> 22.0-30.2 MB/s to a list, faster in 8 runs of 10; callgrind 117 -> 102 M
+/// instructions for one text.
 #[derive(Clone, Copy, Default)]
 struct Lookups {
     /// Lookups and hits in the current window.
