@@ -37,7 +37,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         pytest.exit(
             f"{package} holds {len(builds)} builds of the Rust library ({', '.join(builds)}); Python loads the "
             f"first that matches this interpreter, which may be a stale one. Delete all but the fresh build "
-            f"(`maturin develop --release` or `pip install -e .` writes _core.abi3.so).",
+            f"(`maturin develop --release` or `pip install -e .` writes _core.cpython-*.so, or _core.abi3.so with "
+            f"`--features abi3`).",
             returncode=4,
         )
 
