@@ -56,34 +56,42 @@ impl<'t> Cursor<'t> {
         if first < 0x80 {
             return Some((char::from(first), self.classes.of_byte(first), 1));
         }
-        Some(if INLINE { self.decode_inline(at, first) } else { self.decode(at, first) })
+        Some(if INLINE { self.decode_inline(at) } else { self.decode(at) })
     }
 
     #[inline(never)]
-    fn decode(&self, at: usize, first: u8) -> (char, u8, usize) {
-        self.decode_inline(at, first)
+    fn decode(&self, at: usize) -> (char, u8, usize) {
+        self.decode_inline(at)
     }
 
     #[allow(clippy::inline_always)] // see `char_at`
     #[inline(always)]
-    fn decode_inline(&self, at: usize, first: u8) -> (char, u8, usize) {
-        let (code, len) = self.code_point(at, first);
+    fn decode_inline(&self, at: usize) -> (char, u8, usize) {
+        let (code, len) = self.code_point(at);
         // Valid UTF-8 decodes to a valid `char`; the fallback, never taken, costs a conditional move where
         // `expect` cost a branch to a panic.
         (char::from_u32(code).unwrap_or(char::REPLACEMENT_CHARACTER), self.classes.of_code(code), len)
     }
 
-    /// The code point of the multi-byte character at `at`, whose first byte is `first`, and its length.
+    /// The code point of the multi-byte character at `at` and its length.
     #[allow(clippy::inline_always)] // on every per-character path
     #[inline(always)]
-    fn code_point(&self, at: usize, first: u8) -> (u32, usize) {
-        // The bytes come from a `&str`, so they are valid UTF-8 and `at` starts a character: the continuation
-        // bytes exist. Spelled out per length (measured: the general fold cost twice as much).
-        let byte = |offset: usize| u32::from(self.text[at + offset] & 0x3F);
+    fn code_point(&self, at: usize) -> (u32, usize) {
+        // The callers have read this byte: the compiler reuses their load and bounds check.
+        let first = self.text[at];
+        // SAFETY: `self.text` is the bytes of a `&str` (see `new`), so valid UTF-8: a byte from 0xC0 up begins a
+        // sequence of as many bytes as its high bits say (two below 0xE0, three below 0xF0, else four), all inside
+        // the text. A continuation byte (below 0xC0) begins none, and nothing after it is read.
+        let byte = |offset: usize| u32::from(unsafe { *self.text.get_unchecked(at + offset) } & 0x3F);
+        // Spelled out per length (measured: the general fold cost twice as much). Without a bounds check per byte
+        // (callgrind, every 20th 4 KiB document to NumPy, whole process, steady state): multilingual 13.2 -> 12.7 M
+        // instructions per pass with o200k_base, 13.8 -> 13.4 M with cl100k_base; English unchanged.
         match first {
             0xC0..=0xDF => ((u32::from(first & 0x1F) << 6) | byte(1), 2),
             0xE0..=0xEF => ((u32::from(first & 0x0F) << 12) | (byte(1) << 6) | byte(2), 3),
-            _ => ((u32::from(first & 0x07) << 18) | (byte(1) << 12) | (byte(2) << 6) | byte(3), 4),
+            0xF0..=0xFF => ((u32::from(first & 0x07) << 18) | (byte(1) << 12) | (byte(2) << 6) | byte(3), 4),
+            // Not a character start, where no caller asks.
+            _ => (u32::from(first), 1),
         }
     }
 
@@ -100,7 +108,7 @@ impl<'t> Cursor<'t> {
         if first < 0x80 {
             return Some((self.classes.of_byte(first), 1));
         }
-        let (code, len) = self.code_point(at, first);
+        let (code, len) = self.code_point(at);
         Some((self.classes.of_code(code), len))
     }
 
