@@ -358,13 +358,13 @@ fn opens_with_ascii(block: &[u8]) -> bool {
 }
 
 /// Blocks begin only where this many bytes are ASCII: a block that meets a non-ASCII byte sooner cuts a piece or two
-/// before it, at the cost of its masks (about 340 instructions per block on the multilingual corpus, where the whole
-/// split of English takes about 34 a piece), and the scanner cuts them for less. Measured with callgrind on the split
-/// alone (6 MB in 4 KiB documents, five passes, file reading included), with the threshold read at run time: none, 8,
-/// 16 and 32 bytes gave o200k_base on multilingual text 962, 898, 879 and 885 M instructions, cl100k_base 899, 850,
-/// 839 and 847 M, o200k_base on English 300, 302, 304 and 311 M. With the constant: 861, 826 and 296 M. Whole process, every 20th
-/// document encoded to NumPy, steady state: multilingual 14.3 -> 13.2 M instructions per pass (o200k_base), 14.7 ->
-/// 13.8 M (cl100k_base); English and code within 0.3%.
+/// before it, at the cost of its masks (about 340 instructions per block on the multilingual corpus), and the scanner
+/// cuts them for less. Measured with callgrind on the split alone (6 MB in 4 KiB documents, five passes, file reading
+/// included), with the threshold read at run time: none, 8, 16 and 32 bytes gave o200k_base on multilingual text 962,
+/// 898, 879 and 885 M instructions, cl100k_base 899, 850, 839 and 847 M, o200k_base on English 300, 302, 304 and 311
+/// M. With the constant: 861, 826 and 296 M. Whole process, every 20th document encoded to NumPy, steady state:
+/// multilingual 14.3 -> 13.2 M instructions per pass (o200k_base), 14.7 -> 13.8 M (cl100k_base); English and code
+/// within 0.3%.
 const ASCII_AHEAD: usize = 16;
 
 /// Calls `on_piece` with each piece of `text`: a block of 64 bytes at a time where it can (`starts`: the pattern's
