@@ -40,7 +40,7 @@
 //! leaves the scanner the text up to its last non-ASCII byte (before that, a wasted block per piece of mostly
 //! non-ASCII text took 8% more instructions there, and 6% with cl100k_base).
 
-use super::cursor::Cursor;
+use super::cursor::{Cursor, HIGH_BITS};
 
 /// Bytes per block.
 pub const BLOCK: usize = 64;
@@ -354,7 +354,7 @@ fn contraction_len(rest: &[u8], singles: [u8; 4], any_case: bool) -> Option<usiz
 #[inline]
 fn opens_with_ascii(block: &[u8]) -> bool {
     let word = |bytes: &[u8]| u64::from_le_bytes(bytes.try_into().expect("eight bytes"));
-    block[..ASCII_AHEAD].chunks_exact(8).fold(0, |seen, bytes| seen | word(bytes)) & 0x8080_8080_8080_8080 == 0
+    block[..ASCII_AHEAD].chunks_exact(8).fold(0, |seen, bytes| seen | word(bytes)) & HIGH_BITS == 0
 }
 
 /// Blocks begin only where this many bytes are ASCII: a block that meets a non-ASCII byte sooner cuts a piece or two
@@ -362,9 +362,9 @@ fn opens_with_ascii(block: &[u8]) -> bool {
 /// cuts them for less. Measured with callgrind on the split alone (6 MB in 4 KiB documents, five passes, file reading
 /// included), with the threshold read at run time: none, 8, 16 and 32 bytes gave o200k_base on multilingual text 962,
 /// 898, 879 and 885 M instructions, cl100k_base 899, 850, 839 and 847 M, o200k_base on English 300, 302, 304 and 311
-/// M. With the constant: 861, 826 and 296 M. Whole process, every 20th document encoded to NumPy, steady state:
-/// multilingual 14.3 -> 13.2 M instructions per pass (o200k_base), 14.7 -> 13.8 M (cl100k_base); English and code
-/// within 0.3%.
+/// M. With the constant: 861, 826 and 296 M. Every 20th document encoded to NumPy, steady state, the extension's own
+/// instructions per pass: multilingual 13.4 -> 12.3 M (o200k_base), 13.7 -> 12.7 M (cl100k_base); English (7.60 M)
+/// and code (8.56 -> 8.58 M) within 0.3%.
 const ASCII_AHEAD: usize = 16;
 
 /// Calls `on_piece` with each piece of `text`: a block of 64 bytes at a time where it can (`starts`: the pattern's
