@@ -193,9 +193,10 @@ thread_local! {
 /// every batch would start from empty caches. Measured (Python, `encode_batch_to_numpy` on 2 threads over 6 MB in
 /// 4 KiB documents, cl100k_base, best of 3 passes, in calls of every document / 200 / 50 documents): multilingual
 /// text 53.5 / 50.6 / 43.2 MB/s without it, 95.1 / 67.2 / 47.8 with it; English 186 / 131 / 114 and 178 / 136 / 119
-/// (its small calls are slowed by other per-call costs). Never waited on: a worker that finds it locked (or, after a
-/// fork, locked for good by a thread that no longer exists) starts empty or drops its caches instead. At most
-/// [`depot_limit`] sets are kept.
+/// (its small calls are slowed by other per-call costs). Never waited on for long (see
+/// [`lock_briefly`](crate::batch::lock_briefly)): a worker that still finds it locked (or, after a fork, locked for
+/// good by a thread that no longer exists) starts empty or drops its caches instead. At most [`depot_limit`] sets are
+/// kept.
 static DEPOT: Depot = Mutex::new(Vec::new());
 
 /// The most sets of caches [`DEPOT`] keeps: the CPUs this process may use, the default number of batch workers.
@@ -216,7 +217,7 @@ pub fn with_lent_caches<R>(work: impl FnOnce() -> R) -> R {
 type Depot = Mutex<Vec<Vec<PieceCache>>>;
 
 fn lend_from<R>(depot: &Depot, limit: usize, work: impl FnOnce() -> R) -> R {
-    let lent = depot.try_lock().ok().and_then(|mut depot| depot.pop());
+    let lent = crate::batch::lock_briefly(depot).and_then(|mut depot| depot.pop());
     if let Some(lent) = lent {
         CACHES.with(|cell| {
             if let Ok(mut caches) = cell.try_borrow_mut() {
@@ -226,7 +227,7 @@ fn lend_from<R>(depot: &Depot, limit: usize, work: impl FnOnce() -> R) -> R {
     }
     let result = work();
     let caches = CACHES.with(|cell| cell.try_borrow_mut().map(|mut caches| std::mem::take(&mut *caches)));
-    if let (Ok(caches), Ok(mut depot)) = (caches, depot.try_lock()) {
+    if let (Ok(caches), Some(mut depot)) = (caches, crate::batch::lock_briefly(depot)) {
         if !caches.is_empty() && depot.len() < limit {
             depot.push(caches);
         }
