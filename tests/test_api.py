@@ -6,10 +6,11 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import sys
 from typing import Any
 
 import pytest
-from tests.conftest import ALL_ENCODINGS, oracle
+from tests.conftest import ALL_ENCODINGS, VECTORS, oracle
 
 import bytepair
 
@@ -209,3 +210,37 @@ def test_encoding_built_from_tiny_vocab_merges_by_rank(tiny: bytepair.Encoding) 
     assert tiny.encode_ordinary("   ") == [260, 32]
     assert tiny.encode("abcd<|endoftext|>", allowed_special="all") == [258, 1000]
     assert tiny.n_vocab == 1001
+
+
+def test_lists_share_one_int_per_id_and_keep_reference_counts_balanced(cl100k: bytepair.Encoding) -> None:
+    """Lists of ids hold one shared int per id (made on first use), each list owning a reference to it."""
+    text = "Tokenizers share their ints: tokenizers, tokenizers, tokenizers."
+    first = cl100k.encode_ordinary(text)
+    assert first == oracle("cl100k_base").encode_ordinary(text)
+    assert all(type(token) is int for token in first)
+    again = cl100k.encode_ordinary(text)
+    assert all(ours is theirs for ours, theirs in zip(first, again, strict=True))
+    shared = sorted({token for token in first if token > 256}, key=first.index)  # past CPython's own small ints
+
+    def references() -> list[int]:
+        return [sys.getrefcount(token) for token in shared]
+
+    before = references()
+    lists = [cl100k.encode_ordinary(text) for _ in range(50)] + cl100k.encode_ordinary_batch([text] * 50)
+    added = [100 * first.count(token) for token in shared]
+    assert [now - then for now, then in zip(references(), before, strict=True)] == added
+    del lists
+    assert references() == before
+
+
+def test_ids_past_the_shared_int_table_come_back_as_ints() -> None:
+    """A sparse vocabulary's ids past 2**20 are made per use rather than kept."""
+    sparse = bytepair.Encoding(
+        "sparse",
+        pat_str=r"\S+|\s+",
+        mergeable_ranks=bytepair.load.load_tiktoken_bpe(VECTORS / "tiny.tiktoken"),
+        special_tokens={"<|endoftext|>": 3_000_000},
+    )
+    tokens = sparse.encode("abcd<|endoftext|>abcd<|endoftext|>", allowed_special="all")
+    assert tokens == [258, 3_000_000, 258, 3_000_000]
+    assert sparse.encode_batch(["<|endoftext|>"] * 3, allowed_special="all") == [[3_000_000]] * 3
