@@ -4,6 +4,7 @@ parameters, the same module functions and model tables, and the same vocabulary 
 from __future__ import annotations
 
 import functools
+import gc
 import importlib
 import inspect
 import sys
@@ -244,3 +245,13 @@ def test_ids_past_the_shared_int_table_come_back_as_ints() -> None:
     tokens = sparse.encode("abcd<|endoftext|>abcd<|endoftext|>", allowed_special="all")
     assert tokens == [258, 3_000_000, 258, 3_000_000]
     assert sparse.encode_batch(["<|endoftext|>"] * 3, allowed_special="all") == [[3_000_000]] * 3
+
+
+def test_a_dropped_encoding_gives_its_shared_ints_back() -> None:
+    ranks = bytepair.load.load_tiktoken_bpe(VECTORS / "tiny.tiktoken")
+    tiny = bytepair.Encoding("tiny", pat_str=r"\S+|\s+", mergeable_ranks=ranks, special_tokens={})
+    (shared,) = tiny.encode_ordinary("abcd")  # 258: past CPython's own small ints, so made by the encoder
+    held = sys.getrefcount(shared)
+    del tiny
+    gc.collect()
+    assert sys.getrefcount(shared) == held - 1
