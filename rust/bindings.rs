@@ -381,12 +381,7 @@ impl TokenInts {
 
     fn new(max_token: Rank) -> Self {
         let len = (max_token as usize + 1).min(Self::LIMIT);
-        // Zeroed memory comes from the system untouched, where filling in null pointers one by one cost 1.4 M
-        // instructions per encoder of o200k_base.
-        let zeros = Box::into_raw(vec![0_usize; len].into_boxed_slice());
-        // SAFETY: an `AtomicPtr` has the size and alignment of a `usize`, and all-zero bits are a null one; the box
-        // is made again from the same allocation, of the same size.
-        Self { slots: unsafe { Box::from_raw(zeros as *mut [AtomicPtr<ffi::PyObject>]) } }
+        Self { slots: (0..len).map(|_| AtomicPtr::new(std::ptr::null_mut())).collect() }
     }
 
     /// A new strong reference to the int `token`.
