@@ -1,12 +1,12 @@
 """bytepair against official tiktoken and the installed peers: same vocab, same documents, one process; prints Markdown.
 
-Checks first that bytepair gives tiktoken's ids on every document, then times each call (best of N) and prints the
-machine, the versions, the exact command and one table per encoding. Every peer among the other exact tokenizers that is
-installed (Hugging Face tokenizers, bpe-openai, riptoken, toktok-rs, wordchipper, quicktok-v1, gigatoken; see
-benches/peers.py) is built offline from the same vocab and runs the same rows, but only once its ids equal tiktoken's on
-every document; a peer that differs is reported as such and not timed. benches/batch.py has the whole-corpus rows
-(batch, flat-array and token-file output) and benches/scaling.py the curve over 1-16 threads. Run from the repository
-root on a release build:
+Checks first that bytepair gives tiktoken's ids on every document, then times each call (best of N, the libraries of
+a row taking turns) and prints the machine, the versions, the exact command and one table per encoding. Every peer
+among the other exact tokenizers that is installed (Hugging Face tokenizers, bpe-openai, riptoken, toktok-rs,
+wordchipper, quicktok-v1, gigatoken; see benches/peers.py) is built offline from the same vocab and runs the same rows,
+but only once its ids equal tiktoken's on every document; a peer that differs is reported as such and not timed.
+benches/batch.py has the whole-corpus rows (batch, flat-array and token-file output) and benches/scaling.py the curve
+over 1-16 threads. Run from the repository root on a release build:
 
     python benches/compare.py --repeat 3
 """
@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import csv
 import datetime
+import functools
 import gc
 import os
 import platform
@@ -55,6 +56,7 @@ EMOJI = ["😀", "😂", "🥲", "🎉", "🚀", "🤖", "❤️", "👍🏽", "
 # A table cell: a measurement, or a word shown as it is.
 NA = "n/a"  # the library has no such call
 NOT_RUN = "-"  # not measured: peers run the corpus rows only, or their ids differ (see the ids row)
+THEIRS, OURS = "tiktoken", "bytepair"  # their calls' labels in best_of_rounds, beside the peers' own
 Cell = float | str
 
 
@@ -365,19 +367,45 @@ def abort_mismatch(name: str, where: str, call: str, text: str, want: list[int],
 
 def best_of(repeat: int, call: Callable[[], Any]) -> tuple[float, Any]:
     """The fastest of ``repeat`` runs in seconds, and the last result; the garbage collector is off while timing."""
-    best, result = float("inf"), None
+    return timed(best_of_rounds(repeat, {"call": call})["call"])
+
+
+def best_of_rounds(repeat: int, calls: dict[str, Callable[[], Any]]) -> dict[str, tuple[float, Any] | BaseException]:
+    """Each call's fastest of ``repeat`` runs in seconds and its last result, the calls taking turns: each round runs
+    every call once, so a slow spell of this shared machine (its speed moves by up to 2x within minutes) falls on all
+    of a row's libraries rather than on whichever was being timed, and their ratios stay comparable. The garbage
+    collector is off while timing. A call that raises gets its exception in place of a result and is not run again
+    (KeyboardInterrupt and SystemExit are raised)."""
+    best = {label: float("inf") for label in calls}
+    outcomes: dict[str, tuple[float, Any] | BaseException] = {}
     for _ in range(repeat):
-        result = None  # free the previous result before the clock starts, not inside the timed region
-        gc.collect()
-        gc.disable()
-        try:
-            start = time.perf_counter()
-            result = call()
-            elapsed = time.perf_counter() - start
-        finally:
-            gc.enable()
-        best = min(best, elapsed)
-    return best, result
+        for label, call in calls.items():
+            if isinstance(outcomes.get(label), BaseException):
+                continue
+            outcomes[label] = (best[label], None)  # free the previous result before the clock starts
+            gc.collect()
+            gc.disable()
+            try:
+                start = time.perf_counter()
+                result = call()
+                elapsed = time.perf_counter() - start
+            except BaseException as err:  # PanicException derives from BaseException, not Exception
+                if isinstance(err, (KeyboardInterrupt, SystemExit)):
+                    raise
+                outcomes[label] = err
+                continue
+            finally:
+                gc.enable()
+            best[label] = min(best[label], elapsed)
+            outcomes[label] = (best[label], result)
+    return outcomes
+
+
+def timed(outcome: tuple[float, Any] | BaseException) -> tuple[float, Any]:
+    """A call's (seconds, last result) from best_of_rounds, or its exception raised."""
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
 
 
 def megabytes_per_second(size: int, seconds: float) -> float:
@@ -444,12 +472,22 @@ def bench_corpus(
         """``call``/``run``: tiktoken's method name and how to call it on either encoding (None: neither has one);
         ``read``: the result as one list of ids per document."""
         inputs = expected if row_kind == DECODE else documents
+        calls: dict[str, Callable[[], Any]] = {}
+        if call is not None and run is not None:
+            calls |= {THEIRS: lambda: run(theirs), OURS: lambda: run(ours)}
+        for peer in exact_peers:
+            op = peer.ops.get(row_kind)
+            if op is not None:
+                assert peer.label not in calls, f"a peer named {peer.label!r}"
+                calls[peer.label] = functools.partial(op.run, inputs)
+        with stderr_silenced():  # a Rust panic prints its backtrace straight to fd 2
+            outcomes = best_of_rounds(repeat, calls)
         speeds: list[Cell] = []
-        for encoding in (theirs, ours):
-            if call is None or run is None:
+        for label, encoding in ((THEIRS, theirs), (OURS, ours)):
+            if label not in outcomes:
                 speeds.append(NA)
                 continue
-            seconds, result = best_of(repeat, lambda: run(encoding))  # noqa: B023  (called before the loop moves on)
+            seconds, result = timed(outcomes[label])
             result = read(result)
             if call == "decode_bytes":
                 if result != texts:
@@ -460,18 +498,16 @@ def bench_corpus(
         cells: dict[str, Cell] = {}
         for peer in exact_peers:
             op = peer.ops.get(row_kind)
-            if op is None:
+            outcome = outcomes.get(peer.label)
+            if op is None or outcome is None:
                 cells[peer.label] = NA
                 continue
-            try:
-                with stderr_silenced():  # a Rust panic prints its backtrace straight to fd 2
-                    seconds, result = best_of(repeat, lambda: op.run(inputs))  # noqa: B023
-            except BaseException as err:  # PanicException derives from BaseException, not Exception
-                if isinstance(err, (KeyboardInterrupt, SystemExit)):
-                    raise
-                notes.append(f"{name}, {kind}, {benchmark}: {peer.label}'s {op.api} raises {type(err).__name__}: {err}")
+            if isinstance(outcome, BaseException):
+                error = f"{type(outcome).__name__}: {outcome}"
+                notes.append(f"{name}, {kind}, {benchmark}: {peer.label}'s {op.api} raises {error}")
                 cells[peer.label] = "raises"
                 continue
+            seconds, result = outcome
             if op.read(result) != (texts if row_kind == DECODE else expected):
                 notes.append(f"{name}, {kind}, {benchmark}: {peer.label}'s {op.api} gives other ids than tiktoken")
                 cells[peer.label] = "wrong ids"
@@ -539,8 +575,8 @@ def bench_load(name: str, repeat: int) -> Row:
             special_tokens=dict(spec.special_tokens),
         )
 
-    theirs, _ = best_of(repeat, load_tiktoken)
-    ours, _ = best_of(repeat, lambda: bytepair.registry._build(spec))
+    outcomes = best_of_rounds(repeat, {THEIRS: load_tiktoken, OURS: lambda: bytepair.registry._build(spec)})
+    theirs, ours = (timed(outcomes[label])[0] for label in (THEIRS, OURS))
     size = path.stat().st_size
     label = f"{spec.vocab_file} ({size / 1e6:.1f} MB)"
     return Row(name, "load encoding from vocab file", label, "ms", theirs * 1e3, ours * 1e3, size, size)
@@ -565,10 +601,6 @@ def bench_worst_case(
     """
     texts = [make(full_size, seed) for seed in range(1, repeat + 1)]
     size = len(texts[0].encode("utf-8"))
-    remaining = iter(texts)
-    ours_seconds, tokens = best_of(repeat, lambda: ours.encode_ordinary(next(remaining)))
-    if ours.decode_bytes(tokens) != texts[-1].encode("utf-8"):
-        sys.exit(f"{name} worst case {label}: decode_bytes(encode_ordinary(text)) != text")
 
     # tiktoken: double the input from 4 KiB while one call is predicted to stay within the budget, assuming the
     # time grows by the same factor as in the last doubling (x2 if linear, x4 if quadratic).
@@ -594,27 +626,37 @@ def bench_worst_case(
         if n >= full_size or elapsed * max(growth, 2.0) > budget:
             break
         n = min(2 * n, full_size)
+    if done is not None:
+        got = ours.encode_ordinary(done[1])
+        if got != done[2]:
+            abort_mismatch(name, f"worst case {label}", "encode_ordinary", done[1], done[2], got, theirs)
+
+    remaining = iter(texts)
+    calls = {OURS: lambda: ours.encode_ordinary(next(remaining))}
+    if done is not None:
+        calls[THEIRS] = functools.partial(theirs.encode_ordinary, done[1])
+    outcomes = best_of_rounds(repeat, calls)
+    ours_seconds, tokens = timed(outcomes[OURS])
+    if ours.decode_bytes(tokens) != texts[-1].encode("utf-8"):
+        sys.exit(f"{name} worst case {label}: decode_bytes(encode_ordinary(text)) != text")
 
     label = f"{format_size(full_size)}, {label}"
     ours_speed = megabytes_per_second(size, ours_seconds)
     if done is None:
         notes.append(f"{name}, {label}: tiktoken fails already on the first {format_size(n)} ({failure}).")
         return Row(name, "worst case, encode_ordinary", label, "MB/s", "fails", ours_speed, size, 0)
-    timed, prefix, want = done
-    got = ours.encode_ordinary(prefix)
-    if got != want:
-        abort_mismatch(name, f"worst case {label}", "encode_ordinary", prefix, want, got, theirs)
-    theirs_seconds, _ = best_of(repeat, lambda: theirs.encode_ordinary(prefix))
+    timed_size, prefix, _ = done
+    theirs_seconds, _ = timed(outcomes[THEIRS])
     prefix_size = len(prefix.encode("utf-8"))
     if failure:
         notes.append(f"{name}, {label}: on the first {format_size(n)}, tiktoken raises {failure}")
-        label += f" (tiktoken: first {format_size(timed)}; it fails on {format_size(n)})"
-    elif timed < full_size:
+        label += f" (tiktoken: first {format_size(timed_size)}; it fails on {format_size(n)})"
+    elif timed_size < full_size:
         notes.append(
-            f"{name}, {label}: tiktoken stopped at {format_size(timed)}, the largest size predicted to take "
+            f"{name}, {label}: tiktoken stopped at {format_size(timed_size)}, the largest size predicted to take "
             f"under {budget:g} s per call."
         )
-        label += f" (tiktoken: first {format_size(timed)})"
+        label += f" (tiktoken: first {format_size(timed_size)})"
     theirs_speed = megabytes_per_second(prefix_size, theirs_seconds)
     return Row(name, "worst case, encode_ordinary", label, "MB/s", theirs_speed, ours_speed, size, prefix_size)
 
@@ -691,7 +733,9 @@ def render(
     lines += [
         f"- corpus: `{corpus_shown}/`: {sizes} (documents: ~4 KiB, cut at line breaks)",
         "- method: same process, same vocab, ids checked equal to tiktoken's on every document first; "
-        f"best of {repeat} repeats, garbage collector off while timing; MB/s = 10^6 bytes of UTF-8 text per second; "
+        f"best of {repeat} repeats, in rounds that time each library of a row once in turn (a slow spell of the "
+        "machine falls on all of them), garbage collector off while timing; "
+        "MB/s = 10^6 bytes of UTF-8 text per second; "
         "bytepair/tiktoken = bytepair's throughput / tiktoken's (load: tiktoken's time / bytepair's); "
         "bytepair/fastest peer = bytepair's throughput / the fastest exact peer's on that row; > 1 means bytepair "
         "is faster",
