@@ -475,7 +475,8 @@ pub(crate) fn merge_by_key_scan<const SIZE: usize>(vocab: &Vocab, piece: &[u8], 
 }
 
 /// `N` pieces merged by [`merge_by_key_scan`] at once, one step of each in turn: each merge waits on the last (its
-/// smallest key, then the lookups of the new pairs), and independent chains fill each other's waits.
+/// smallest key, then the lookups of the new pairs), and independent chains fill each other's waits. Each piece is
+/// merged in its own `arrays`, whose keys must all be [`NO_KEY`] (as new ones are, and as every merge leaves them).
 #[allow(clippy::inline_always)] // as merge_by_key_scan
 #[inline(always)]
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
