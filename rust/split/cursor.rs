@@ -144,11 +144,37 @@ impl<'t> Cursor<'t> {
     #[inline(never)]
     fn char_run(&self, from: usize, mask: u8) -> usize {
         let mut end = from;
-        while let Some((flags, len)) = self.flags_at(end) {
-            if flags & mask == 0 {
+        loop {
+            end = self.three_byte_run(end, |flags| flags & mask != 0);
+            match self.flags_at(end) {
+                Some((flags, len)) if flags & mask != 0 => end += len,
+                _ => return end,
+            }
+        }
+    }
+
+    /// The end of the run, from `from`, of three-byte characters (U+0800 to U+FFFF) whose flags `accept` takes: the
+    /// scripts written in them (CJK ideographs, kana, Hangul, Thai, Devanagari, ...) come in long runs of such
+    /// characters, and this loop reads each with one range test, the decoding and a table load, without the
+    /// per-character length dispatch of [`flags_at`](Self::flags_at). Measured with callgrind (1 MB of the
+    /// multilingual corpus in ~4 KiB documents, `encode_ordinary`, a warm pass): o200k_base 41.7 -> 39.8 M
+    /// instructions (its runs of characters both upper and lower), cl100k_base 42.0 -> 40.5 M ([`char_run`]); English
+    /// unchanged.
+    ///
+    /// [`char_run`]: Self::char_run
+    #[allow(clippy::inline_always)] // the character loops of the scanners run it first
+    #[inline(always)]
+    pub fn three_byte_run(&self, from: usize, accept: impl Fn(u8) -> bool) -> usize {
+        let mut end = from;
+        while let Some(&[first, second, third]) = self.text.get(end..end + 3) {
+            if !(0xE0..=0xEF).contains(&first) {
                 break;
             }
-            end += len;
+            let code = (u32::from(first & 0x0F) << 12) | (u32::from(second & 0x3F) << 6) | u32::from(third & 0x3F);
+            if !accept(self.classes.of_code(code)) {
+                break;
+            }
+            end += 3;
         }
         end
     }

@@ -125,6 +125,12 @@ fn upper_then_lower(text: &Cursor<'_>, from: usize) -> Option<usize> {
     let mut after_last_lower = None;
     // One decoding per character: the loop ends at the first character that is not UPPER, deciding there.
     loop {
+        // Characters that are both (\p{Lm}, \p{Lo}, \p{M}) in a run of three-byte ones, in one tight loop.
+        let run_end = text.three_byte_run(end, |flags| flags & (UPPER | LOWER) == UPPER | LOWER);
+        if run_end > end {
+            end = run_end;
+            after_last_lower = Some(end);
+        }
         match text.flags_at(end) {
             Some((flags, len)) if flags & UPPER != 0 => {
                 end += len;
