@@ -25,6 +25,7 @@ use std::sync::{Mutex, OnceLock};
 
 use rustc_hash::FxHasher;
 
+use crate::table::LargeTable;
 use crate::vocab::{pack_up_to_15, Rank, NO_RANK};
 
 /// The most tokens an entry of the short-piece table holds itself; a short piece that merges into more keeps them
@@ -135,7 +136,7 @@ pub struct PieceCache {
     /// The [`owner id`](new_owner) of the encoder whose pieces the entries hold.
     owner: u64,
     /// [`FIRST_SETS`] at first, then `SLOTS / WAYS`.
-    sets: Box<[Set]>,
+    sets: LargeTable<Set>,
     /// The tags of each set's ways.
     tags: Box<[Tags]>,
     /// Inserts left before the first, small table grows to its full size.
@@ -274,9 +275,9 @@ pub fn with_cache<R>(owner: u64, work: impl FnOnce(Option<&mut PieceCache>) -> R
 }
 
 /// `count` empty sets (all-zero entries are empty).
-fn empty_sets(count: usize) -> Box<[Set]> {
+fn empty_sets(count: usize) -> LargeTable<Set> {
     let empty = Entry { key: [0, 0], tokens: [0; MAX_TOKENS] };
-    vec![Set([empty; WAYS]); count].into_boxed_slice()
+    LargeTable::filled(count, Set([empty; WAYS]))
 }
 
 impl PieceCache {
@@ -421,7 +422,7 @@ const LONG_TOKENS: usize = 1 << 20;
 /// run of punctuation, a line of box-drawing characters, text without spaces), and they repeat: in a warm pass over
 /// English (6 MB, cl100k_base) 3,500 of them were merged again without this cache, 460 with it.
 struct LongPieces {
-    sets: Box<[LongSet]>,
+    sets: LargeTable<LongSet>,
     tags: Box<[Tags]>,
     /// Picks the way a new piece replaces in a full set (see [`way_for_new`]).
     turn: usize,
@@ -450,7 +451,7 @@ impl LongPieces {
             // Allocated by the first insert: writing them (3 MiB when measured, 4 MiB now) took 4 ms, which a first
             // call on short text would pay for nothing (measured in Python: the first `encode("hello")` on a thread
             // 6.0-6.5 ms with the slots allocated here, 2.2 with 4,096 slots).
-            sets: Box::default(),
+            sets: LargeTable::filled(0, LongSet::default()),
             tags: Box::default(),
             turn: 0,
             bytes: Ring::new(),
@@ -504,7 +505,7 @@ impl LongPieces {
         }
         let (Some(tokens_start), Some(start)) = (self.insert_tokens(tokens), self.bytes.push(piece)) else { return };
         if self.sets.is_empty() {
-            self.sets = vec![LongSet::default(); LONG_SLOTS / WAYS].into_boxed_slice();
+            self.sets = LargeTable::filled(LONG_SLOTS / WAYS, LongSet::default());
             self.tags = vec![Tags::default(); LONG_SLOTS / WAYS].into_boxed_slice();
         }
         let hash = Self::hash(piece);

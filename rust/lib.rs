@@ -26,6 +26,7 @@ mod hf;
 mod merge;
 mod special;
 mod split;
+mod table;
 mod vocab;
 
 #[cfg(test)]

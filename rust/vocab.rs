@@ -8,6 +8,7 @@ use rustc_hash::FxHashMap;
 
 use crate::backtrack::Backtracker;
 use crate::error::VocabError;
+use crate::table::LargeTable;
 
 /// A token id. In byte-level BPE the id is also the merge priority (lower merges first).
 pub type Rank = u32;
@@ -283,8 +284,8 @@ const FIBONACCI: u64 = 0x9E37_79B9_7F4A_7C15;
 /// it (English, code, multilingual, random letters: within 2.5%, noise level) in half the memory (the short-token
 /// table of o200k_base: 4 MiB instead of 8).
 #[derive(Debug, Clone)]
-pub(crate) struct PackedTable<K> {
-    slots: Box<[(K, Rank)]>,
+pub(crate) struct PackedTable<K: Copy> {
+    slots: LargeTable<(K, Rank)>,
     /// Sized for the `len` the table was made for; it stays valid (if fuller) when the table grows past that.
     filter: KeyFilter,
     len: usize,
@@ -300,12 +301,7 @@ impl<K: PackedKey> PackedTable<K> {
 
     fn with_slots(slots: usize, filter: KeyFilter) -> Self {
         debug_assert!(slots.is_power_of_two());
-        Self {
-            slots: vec![(K::EMPTY, 0); slots].into_boxed_slice(),
-            filter,
-            len: 0,
-            shift: 64 - slots.trailing_zeros(),
-        }
+        Self { slots: LargeTable::filled(slots, (K::EMPTY, 0)), filter, len: 0, shift: 64 - slots.trailing_zeros() }
     }
 
     /// Fibonacci hashing: the multiply carries every byte of the key into the top bits that pick the slot.
