@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -64,3 +65,57 @@ def test_rounds_take_turns_and_keep_each_calls_best(monkeypatch: pytest.MonkeyPa
 
     with pytest.raises(KeyboardInterrupt):
         compare.best_of_rounds(2, {"a": scripted("a", [1.0, 1.0]), "stop": interrupted})
+
+
+def test_side_by_side_loads_a_second_copy_of_a_build_with_the_same_ids(tmp_path: Path) -> None:
+    installed = Path(bytepair.__file__).resolve().parent.parent
+    script = [sys.executable, ROOT / "benches" / "side_by_side.py", f"{installed},{installed}", "cl100k_base"]
+    command = [*map(str, script), SAMPLE_CORPUS / "english.txt", "--passes", "1", "--slice", "100"]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)  # noqa: S603 (fixed command)
+    rows = done.stdout.splitlines()
+    assert re.fullmatch(r"cl100k_base english\.txt numpy, \d+ documents, \d+\.\d MB", rows[0]), done.stdout
+    assert rows[1] == f"  {installed}: {rows[1].split(': ')[1].split(',')[0]}, 1.000x the first", done.stdout
+    assert re.fullmatch(rf"  {re.escape(str(installed))}: \d+\.\d MB/s, \d\.\d{{3}}x the first", rows[2]), done.stdout
+
+    sys.path.insert(0, str(ROOT / "benches"))
+    try:
+        import side_by_side
+    finally:
+        sys.path.remove(str(ROOT / "benches"))
+    # A copy of the installed extension in another directory, as a second build would be: a module of its own.
+    extension = Path(bytepair._core.__file__)
+    (tmp_path / "bytepair").mkdir()
+    shutil.copy(extension, tmp_path / "bytepair" / extension.name)
+    core = side_by_side.load_extension(tmp_path)
+    assert core is not bytepair._core
+    assert Path(core.__file__) == tmp_path / "bytepair" / extension.name
+    text = "Hello world, 12345 héllo\n\n  x"
+    expected = bytepair.get_encoding("o200k_base").encode_ordinary(text)
+    assert side_by_side.encoder_call(core, "o200k_base", "list")(text) == expected
+    as_bytes = side_by_side.encoder_call(core, "o200k_base", "numpy")(text)
+    assert [int.from_bytes(as_bytes[at : at + 4], "little") for at in range(0, len(as_bytes), 4)] == expected
+
+
+def test_side_by_side_builds_take_turns_and_keep_each_slices_best() -> None:
+    sys.path.insert(0, str(ROOT / "benches"))
+    try:
+        import side_by_side
+    finally:
+        sys.path.remove(str(ROOT / "benches"))
+    clock = [0.0]
+    order: list[tuple[str, str]] = []
+    # Seconds per call of each build, pass after pass: build b is slow in the first pass only.
+    seconds = {"a": [2.0, 3.0, 1.0, 1.0], "b": [9.0, 9.0, 0.5, 0.5]}
+
+    def build(label: str) -> Callable[[str], None]:
+        def call(document: str) -> None:
+            order.append((label, document))
+            clock[0] += seconds[label].pop(0)
+
+        return call
+
+    best = side_by_side.best_slice_times([build("a"), build("b")], [["s0"], ["s1"]], passes=2, clock=lambda: clock[0])
+    # Pass 0 runs a then b on slice 0, b then a on slice 1; pass 1 the other way round.
+    first_pass = [("a", "s0"), ("b", "s0"), ("b", "s1"), ("a", "s1")]
+    assert order == [*first_pass, ("b", "s0"), ("a", "s0"), ("a", "s1"), ("b", "s1")]
+    assert best == [[1.0, 1.0], [0.5, 0.5]]
