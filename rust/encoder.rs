@@ -72,7 +72,8 @@ impl Encoder {
         let bytes = text.as_bytes();
         let mut last_piece_tokens = 0;
         with_cache(self.cache_owner, |mut cache| {
-            self.splitter.for_each_piece(text, |start, end| {
+            let ahead = |start, end| self.vocab.prefetch_rank(bytes, start, end);
+            self.splitter.for_each_piece_told_ahead(text, ahead, |start, end| {
                 let before = out.len();
                 encode_piece(&self.vocab, &bytes[start..end], out, cache.as_deref_mut());
                 last_piece_tokens = out.len() - before;

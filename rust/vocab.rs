@@ -120,6 +120,22 @@ impl Vocab {
         }
     }
 
+    /// Asks the memory for the lines that [`rank`](Self::rank) of `text[start..end]` will read (the key filter's word
+    /// and the token table's home slot), so that the lookup, made a few dozen pieces later, finds them in cache.
+    /// Measured with `benches/side_by_side.py` (pieces prefetched a block of 64 bytes ahead, tables in huge pages):
+    /// `encode_to_numpy` on English 1.13-1.21x with cl100k_base and 1.09-1.10x with o200k_base, multilingual text
+    /// 1.08-1.12x with o200k_base and 1.01x with cl100k_base, code 0.98-1.05x, lists 1.01-1.07x. Without huge pages
+    /// the same prefetches gave 0.97-0.99x, perf's samples piling up right after the prefetch instructions: likely a
+    /// prefetch whose page was not in the TLB waiting for the page walk (no hardware counters here to confirm it).
+    #[inline]
+    pub fn prefetch_rank(&self, text: &[u8], start: usize, end: usize) {
+        if let Some(key) = short_key_in(text, start, end) {
+            self.tokens.short.prefetch(key);
+        } else if (MEDIUM_TOKEN_MIN..=MEDIUM_TOKEN_MAX).contains(&(end - start)) {
+            self.tokens.medium.prefetch(pack_medium(&text[start..end]));
+        }
+    }
+
     /// The linear-time merge's tables (see `backtrack.rs`), built on first use; `None` if this vocab cannot use it.
     pub fn backtracker(&self) -> Option<&Backtracker> {
         self.backtracker.get_or_init(|| Backtracker::new(self)).as_ref()
@@ -330,6 +346,13 @@ impl<K: PackedKey> PackedTable<K> {
         }
     }
 
+    /// Asks for the filter word and the home slot of `key` (see [`Vocab::prefetch_rank`]).
+    #[inline]
+    fn prefetch(&self, key: K) {
+        prefetch_line(self.filter.word_of(key));
+        prefetch_line(self.slots.as_ptr().wrapping_add(self.slot_of(key)));
+    }
+
     /// Sets the rank of `key` (not [`PackedKey::EMPTY`]), replacing any earlier one.
     pub(crate) fn insert(&mut self, key: K, rank: Rank) {
         if 10 * (self.len + 1) > 7 * self.slots.len() {
@@ -383,12 +406,31 @@ impl KeyFilter {
         self.words[bit / 64] |= 1 << (bit % 64);
     }
 
+    /// The address of the word that holds `key`'s bit.
+    #[inline]
+    fn word_of(&self, key: impl PackedKey) -> *const u64 {
+        self.words.as_ptr().wrapping_add(self.bit_of(key) / 64)
+    }
+
     /// False when no token has this key; true for every token's key (and a few others).
     #[inline]
     fn may_contain(&self, key: impl PackedKey) -> bool {
         let bit = self.bit_of(key);
         self.words[bit / 64] >> (bit % 64) & 1 != 0
     }
+}
+
+/// Asks the CPU to bring the cache line of `address` into its caches; any address will do, since a prefetch never
+/// faults.
+#[inline]
+fn prefetch_line<T>(address: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint: it reads nothing the program sees and changes no state of it, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(address.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = address;
 }
 
 /// The longest token kept in the one-integer table.

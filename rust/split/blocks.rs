@@ -41,6 +41,8 @@
 //! non-ASCII text took 8% more instructions there, and 6% with cl100k_base).
 
 use super::cursor::{Cursor, HIGH_BITS};
+#[cfg(doc)]
+use crate::vocab::Vocab;
 
 /// Bytes per block.
 pub const BLOCK: usize = 64;
@@ -370,6 +372,11 @@ const ASCII_AHEAD: usize = 16;
 /// Calls `on_piece` with each piece of `text`: a block of 64 bytes at a time where it can (`starts`: the pattern's
 /// rules), else `piece_end` (the scanner of the same pattern) for one piece.
 ///
+/// A block's pieces are passed on one block late: `ahead` gets each of them as soon as its block is cut, so the
+/// caller can ask the memory for what their lookups will read (see [`Vocab::prefetch_rank`]) while the pieces of the
+/// block before are encoded. The pieces still reach `on_piece` in order: a piece the scanner cuts, and the end of the
+/// text, first pass on the block held back.
+///
 /// Generic rather than through function pointers, so each pattern is compiled into its own loop together with the
 /// caller's work on a piece (measured before the blocks: the call per piece cost about 20 instructions of 110). The
 /// callers pass closures: a function item's `Fn::call` shim was left out of line once the scanners had their
@@ -380,6 +387,7 @@ pub fn scan(
     text: &str,
     starts: impl Fn(&[u8; BLOCK]) -> Cut,
     piece_end: impl Fn(&Cursor<'_>, usize) -> usize,
+    ahead: impl Fn(usize, usize),
     mut on_piece: impl FnMut(usize, usize),
 ) {
     let bytes = text.as_bytes();
@@ -388,29 +396,53 @@ pub fn scan(
     // Where the next block may begin: a block that cuts no piece leaves the scanner the text up to the end of its
     // last non-ASCII byte, so text that is mostly not ASCII costs one block per 64 bytes rather than one per piece.
     let mut scanner_until = 0;
+    // The block cut last and not passed on yet: where it begins, and a bit at each of its pieces' ends.
+    let mut pending: Option<(usize, u64)> = None;
     while start < bytes.len() {
         if let Some(block) =
             bytes.get(start..start + BLOCK).filter(|block| start >= scanner_until && opens_with_ascii(block))
         {
             let block: &[u8; BLOCK] = block.try_into().expect("a block");
             let cut = starts(block);
-            let mut rest = cut.starts & ascii_bits(cut.exact as usize) & !1;
-            if rest != 0 {
+            let ends = cut.starts & ascii_bits(cut.exact as usize) & !1;
+            if ends != 0 {
                 let mut piece = start;
+                let mut rest = ends;
                 while rest != 0 {
                     let end = start + rest.trailing_zeros() as usize;
-                    on_piece(piece, end);
+                    ahead(piece, end);
                     piece = end;
                     rest &= rest - 1;
+                }
+                if let Some((block_start, ends)) = pending.replace((start, ends)) {
+                    pass_on(block_start, ends, &mut on_piece);
                 }
                 start = piece;
                 continue;
             }
             scanner_until = start + (BLOCK - cut.non_ascii.leading_zeros() as usize);
         }
+        if let Some((block_start, ends)) = pending.take() {
+            pass_on(block_start, ends, &mut on_piece);
+        }
         let end = piece_end(&cursor, start);
         on_piece(start, end);
         start = end;
+    }
+    if let Some((block_start, ends)) = pending.take() {
+        pass_on(block_start, ends, &mut on_piece);
+    }
+}
+
+/// Calls `on_piece` with each piece of the block at `block_start` whose piece ends are `ends`.
+#[inline]
+fn pass_on(block_start: usize, mut ends: u64, on_piece: &mut impl FnMut(usize, usize)) {
+    let mut piece = block_start;
+    while ends != 0 {
+        let end = block_start + ends.trailing_zeros() as usize;
+        on_piece(piece, end);
+        piece = end;
+        ends &= ends - 1;
     }
 }
 
@@ -494,7 +526,23 @@ mod tests {
         for (pattern, starts, piece_end) in patterns {
             let regex = RegexSplitter::backtracking(pattern).expect("compiles");
             for (index, text) in texts.iter().enumerate() {
-                let blocks = pieces(text, |text, on_piece| scan(text, starts, piece_end, on_piece));
+                // Each piece `ahead` is told of comes to `on_piece` later, in the same order.
+                let told = std::cell::RefCell::new(Vec::new());
+                let given = std::cell::Cell::new(0);
+                let blocks = pieces(text, |text, on_piece| {
+                    let ahead = |start, end| told.borrow_mut().push((start, end));
+                    scan(text, starts, piece_end, ahead, |start, end| {
+                        let (told, next) = (told.borrow(), given.get());
+                        assert!(next == told.len() || told[next] >= (start, end), "told of {:?}", told[next]);
+                        given.set(next + usize::from(told.get(next) == Some(&(start, end))));
+                        on_piece(start, end);
+                    });
+                });
+                assert_eq!(
+                    given.get(),
+                    told.borrow().len(),
+                    "pattern {pattern:?}, text {text:?}: told of pieces not given"
+                );
                 let scanner = pieces(text, |text, on_piece| super::super::scan(text, piece_end, on_piece));
                 if let Some(at) = blocks.iter().zip(&scanner).position(|(a, b)| a != b) {
                     let show = |pieces: &[(usize, usize)]| -> Vec<&str> {

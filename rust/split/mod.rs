@@ -93,23 +93,36 @@ impl Splitter {
     #[inline]
     #[allow(clippy::redundant_closure)] // closures, not function items: see `blocks::scan`
     pub fn for_each_piece(&self, text: &str, on_piece: impl FnMut(usize, usize)) -> Result<(), EncodeError> {
+        self.for_each_piece_told_ahead(text, |_, _| {}, on_piece)
+    }
+
+    /// [`for_each_piece`](Self::for_each_piece), calling `ahead` with the byte range of pieces that `on_piece` will
+    /// get later (some of them, in order), so the caller can ask for what it will need for them.
+    #[inline]
+    #[allow(clippy::redundant_closure)] // closures, not function items: see `blocks::scan`
+    pub fn for_each_piece_told_ahead(
+        &self,
+        text: &str,
+        ahead: impl Fn(usize, usize),
+        on_piece: impl FnMut(usize, usize),
+    ) -> Result<(), EncodeError> {
         match self {
             Self::Regex(regex) => return regex.for_each_piece(text, on_piece),
             Self::Scanner(Scanner::R50k) => {
                 let starts = |block: &_| blocks::r50k_starts(block);
-                blocks::scan(text, starts, |text, start| r50k::piece_end(text, start), on_piece);
+                blocks::scan(text, starts, |text, start| r50k::piece_end(text, start), ahead, on_piece);
             }
             Self::Scanner(Scanner::Cl100k) => {
                 let starts = |block: &_| blocks::cl100k_starts::<3>(block);
-                blocks::scan(text, starts, |text, start| cl100k::piece_end(text, start), on_piece);
+                blocks::scan(text, starts, |text, start| cl100k::piece_end(text, start), ahead, on_piece);
             }
             Self::Scanner(Scanner::O200k) => {
                 let starts = |block: &_| blocks::o200k_starts(block);
-                blocks::scan(text, starts, |text, start| o200k::piece_end(text, start), on_piece);
+                blocks::scan(text, starts, |text, start| o200k::piece_end(text, start), ahead, on_piece);
             }
             Self::Scanner(Scanner::Qwen2) => {
                 let starts = |block: &_| blocks::cl100k_starts::<1>(block);
-                blocks::scan(text, starts, |text, start| cl100k::piece_end_single_digit(text, start), on_piece);
+                blocks::scan(text, starts, |text, start| cl100k::piece_end_single_digit(text, start), ahead, on_piece);
             }
         }
         Ok(())
