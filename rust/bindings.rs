@@ -13,6 +13,7 @@ use pyo3::prelude::*;
 use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyTuple};
 
+use crate::table::prefetch_line;
 use crate::{
     split_merge_line, AddedToken, DecodeError, EncodeError, Encoder, FlatBatch, HfEncoding, HfError, HfTokenizer,
     Normalizer, Padding, PreTokenizer, Rank, Side, SpecialPolicy, TokenWidth, Vocab, VocabError,
@@ -375,6 +376,12 @@ struct TokenInts {
     slots: Box<[AtomicPtr<ffi::PyObject>]>,
 }
 
+/// How many tokens ahead of the one being put in a list its int is prefetched: the ints are objects of their own,
+/// spread over Python's heap, and putting one in a list writes its reference count. Measured with
+/// `benches/side_by_side.py --mode list` against no prefetch: 1.03-1.08x on multilingual text (o200k_base), 1.10x on
+/// English (cl100k_base, o200k_base), 1.00-1.02x on code; 8 ahead instead of 16: 0.93-1.04x.
+const INTS_AHEAD: usize = 16;
+
 impl TokenInts {
     /// Bounds the table (8 bytes per slot) for a vocabulary with a huge largest id.
     const LIMIT: usize = 1 << 20;
@@ -432,7 +439,12 @@ impl TokenInts {
         // SAFETY: a new list of `len` empty items, owned here; each item is set once below before any Python code
         // sees the list (a list whose items are still null is valid to drop, should making an int fail).
         let list = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyList_New(len))?.cast_into_unchecked::<PyList>() };
-        for (index, &token) in (0..len).zip(tokens) {
+        for ((index, &token), later) in
+            (0..len).zip(tokens).zip(tokens.iter().skip(INTS_AHEAD).map(Some).chain(std::iter::repeat(None)))
+        {
+            if let Some(slot) = later.and_then(|&later| self.slots.get(later as usize)) {
+                prefetch_line(slot.load(Ordering::Relaxed));
+            }
             let int = self.int(py, token)?;
             // SAFETY: `index` is within the new list, its item still empty; the item takes over `int`'s reference.
             unsafe { set_new_item(list.as_ptr(), index, int) };

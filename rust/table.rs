@@ -109,6 +109,19 @@ impl<T: Copy> std::fmt::Debug for LargeTable<T> {
     }
 }
 
+/// Asks the CPU to bring the cache line of `address` into its caches; any address will do, since a prefetch never
+/// faults.
+#[inline]
+pub(crate) fn prefetch_line<T>(address: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint: it reads nothing the program sees and changes no state of it, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(address.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = address;
+}
+
 /// Asks Linux to back `[start, start + len)` with huge pages; a hint, which a kernel without transparent huge pages
 /// (or with them off) ignores.
 #[cfg(target_os = "linux")]

@@ -8,7 +8,7 @@ use rustc_hash::FxHashMap;
 
 use crate::backtrack::Backtracker;
 use crate::error::VocabError;
-use crate::table::LargeTable;
+use crate::table::{prefetch_line, LargeTable};
 
 /// A token id. In byte-level BPE the id is also the merge priority (lower merges first).
 pub type Rank = u32;
@@ -418,19 +418,6 @@ impl KeyFilter {
         let bit = self.bit_of(key);
         self.words[bit / 64] >> (bit % 64) & 1 != 0
     }
-}
-
-/// Asks the CPU to bring the cache line of `address` into its caches; any address will do, since a prefetch never
-/// faults.
-#[inline]
-fn prefetch_line<T>(address: *const T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is a hint: it reads nothing the program sees and changes no state of it, whatever the address.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(address.cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = address;
 }
 
 /// The longest token kept in the one-integer table.

@@ -304,3 +304,12 @@ def test_batch_encoding_works_in_multiprocessing_workers(method: str) -> None:
     """
     )
     assert (result.returncode, result.stdout, result.stderr) == (0, "ok\n", "")
+
+
+def test_lists_of_every_length_around_the_prefetch_distance_hold_every_id(cl100k: bytepair.Encoding) -> None:
+    # A list's ints are prefetched 16 tokens ahead of the one being set: the last 16 have none to prefetch.
+    for count in range(40):
+        text = "".join(f" w{index}" for index in range(count))
+        as_list = cl100k.encode_ordinary(text)
+        assert as_list == cl100k.encode_to_numpy(text).tolist()
+        assert cl100k.encode_ordinary_batch([text, text]) == [as_list, as_list]
