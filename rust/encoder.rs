@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
 use crate::batch::{map_in_parallel, threads_for_texts};
-use crate::cache::{new_owner, with_cache};
+use crate::cache::{new_owner, with_cache, PieceCache};
 use crate::error::{DecodeError, EncodeError, VocabError};
 use crate::merge::{byte_pair_encode, encode_piece};
 use crate::special::{SpecialPolicy, SpecialTokens};
@@ -72,7 +72,15 @@ impl Encoder {
         let bytes = text.as_bytes();
         let mut last_piece_tokens = 0;
         with_cache(self.cache_owner, |mut cache| {
-            let ahead = |start, end| self.vocab.prefetch_rank(bytes, start, end);
+            let long_ahead = cache.as_deref().map(PieceCache::long_ahead);
+            let ahead = |start, end| {
+                self.vocab.prefetch_rank(bytes, start, end, |piece| {
+                    // Longer than the packed tables' tokens: most such pieces are merged, then cached as long pieces.
+                    if let Some(long_ahead) = long_ahead {
+                        long_ahead.prefetch(piece);
+                    }
+                });
+            };
             self.splitter.for_each_piece_told_ahead(text, ahead, |start, end| {
                 let before = out.len();
                 encode_piece(&self.vocab, &bytes[start..end], out, cache.as_deref_mut());

@@ -98,7 +98,12 @@ impl Splitter {
 
     /// [`for_each_piece`](Self::for_each_piece), calling `ahead` with the byte range of pieces that `on_piece` will
     /// get later (some of them, in order), so the caller can ask for what it will need for them.
-    #[inline]
+    ///
+    /// Always inlined, so that each scanner's loop is compiled together with the caller's closures: left to the
+    /// compiler, it stayed out of line once the encoder's `ahead` also prefetched long pieces (callgrind, 1 MB of code
+    /// in documents, o200k_base, `encode_to_numpy`: 43.5 M instructions against 41.9 M inlined, and 41.6 M before).
+    #[allow(clippy::inline_always)] // measured: see above
+    #[inline(always)]
     #[allow(clippy::redundant_closure)] // closures, not function items: see `blocks::scan`
     pub fn for_each_piece_told_ahead(
         &self,
