@@ -72,14 +72,21 @@ impl Encoder {
         let bytes = text.as_bytes();
         let mut last_piece_tokens = 0;
         with_cache(self.cache_owner, |mut cache| {
-            let long_ahead = cache.as_deref().map(PieceCache::long_ahead);
+            let cache_ahead = cache.as_deref().map(PieceCache::ahead);
+            // Pieces that are not tokens (those the token table's filter rejects, and longer ones) are merged and
+            // looked up in the cache: their sets there are asked for too.
             let ahead = |start, end| {
-                self.vocab.prefetch_rank(bytes, start, end, |piece| {
-                    // Longer than the packed tables' tokens: most such pieces are merged, then cached as long pieces.
-                    if let Some(long_ahead) = long_ahead {
-                        long_ahead.prefetch(piece);
+                let merged = |key| {
+                    if let Some(cache_ahead) = cache_ahead {
+                        cache_ahead.prefetch_short(key);
                     }
-                });
+                };
+                let longer = |piece: &[u8]| {
+                    if let Some(cache_ahead) = cache_ahead {
+                        cache_ahead.prefetch_long(piece);
+                    }
+                };
+                self.vocab.prefetch_rank(bytes, start, end, merged, longer);
             };
             self.splitter.for_each_piece_told_ahead(text, ahead, |start, end| {
                 let before = out.len();
