@@ -73,8 +73,8 @@ impl Encoder {
         let mut last_piece_tokens = 0;
         with_cache(self.cache_owner, |mut cache| {
             let cache_ahead = cache.as_deref().map(PieceCache::ahead);
-            // Pieces that are not tokens (those the token table's filter rejects, and longer ones) are merged and
-            // looked up in the cache: their sets there are asked for too.
+            // Pieces that are not tokens (those of 8 to 15 bytes the token table's filter rejects, and longer ones)
+            // are merged and looked up in the cache: their sets there are asked for too.
             let ahead = |start, end| {
                 let merged = |key| {
                     if let Some(cache_ahead) = cache_ahead {
