@@ -461,7 +461,7 @@ impl CacheAhead {
     /// [`pack_up_to_15`]). Measured with `benches/side_by_side.py`, asked for the pieces of 8 to 15 bytes that the
     /// token table's filter rejects (against not at all): `encode_to_numpy` on multilingual text 1.12-1.17x with
     /// o200k_base and 1.14-1.16x with cl100k_base, English 1.03-1.18x, code 0.97-1.05x, lists 1.04x (English) and
-    /// 1.17x (multilingual); asked also for the rejected pieces of 5 to 7 bytes, code ran at 0.87-0.95x and the rest
+    /// 1.17x (multilingual); asked also for the rejected pieces of 5 to 7 bytes, code ran at 0.87-0.96x and the rest
     /// gained less.
     #[inline(never)]
     pub fn prefetch_short(self, key: [u64; 2]) {

@@ -1,11 +1,12 @@
-//! `LargeTable`: a fixed-length array of a few MiB, in huge pages where the system gives them.
+//! `LargeTable`, a fixed-length array of a few MiB in huge pages where the system gives them, and `prefetch_line`,
+//! the hint that asks for a line of such a table before a lookup reads it.
 //!
 //! The token tables and the piece caches are read at random, a line per lookup, over 2-4 MiB each: with 4 KiB pages
 //! such a lookup can also miss the TLB, and under a hypervisor a miss walks two levels of page tables (this machine
-//! has no hardware counters to count them; the speed-up below is what was measured). A
-//! table of half a huge page or more is therefore padded to whole huge pages, aligned to one and, on Linux, marked
-//! `MADV_HUGEPAGE` before it is first written, so that the kernel backs it with 2 MiB pages where transparent huge
-//! pages are enabled (`always` or `madvise`); elsewhere it is an ordinary allocation.
+//! has no hardware counters to count them; the speed-up below is what was measured). A table of half a huge page or
+//! more is therefore padded to whole huge pages, aligned to one and, on Linux, marked `MADV_HUGEPAGE` before it is
+//! first written, so that the kernel backs it with 2 MiB pages where transparent huge pages are enabled (`always` or
+//! `madvise`); elsewhere it is an ordinary allocation.
 //!
 //! Measured on this project's 2-core machine (KVM, AMD EPYC, THP `madvise`) with `benches/side_by_side.py`, the builds
 //! before and after loaded in one process and timed in turn over the same slices of the 6 MB corpora:
