@@ -4,11 +4,11 @@ use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
 use crate::batch::{map_in_parallel, threads_for_texts};
-use crate::cache::{new_owner, with_cache, PieceCache};
+use crate::cache::{new_owner, with_cache, CacheAhead, PieceCache};
 use crate::error::{DecodeError, EncodeError, VocabError};
-use crate::merge::{byte_pair_encode, encode_piece};
+use crate::merge::{byte_pair_encode, encode_piece, encode_piece_in};
 use crate::special::{SpecialPolicy, SpecialTokens};
-use crate::split::Splitter;
+use crate::split::{Pieces, Splitter};
 use crate::vocab::{escape, Rank, Vocab};
 
 /// A byte-level BPE tokenizer: a vocab, a split pattern and special tokens.
@@ -69,32 +69,13 @@ impl Encoder {
 
     /// Appends the tokens of `text` (no special tokens) to `out`; returns how many the last piece gave.
     pub fn encode_ordinary_into(&self, text: &str, out: &mut Vec<Rank>) -> Result<usize, EncodeError> {
-        let bytes = text.as_bytes();
-        let mut last_piece_tokens = 0;
-        with_cache(self.cache_owner, |mut cache| {
+        with_cache(self.cache_owner, |cache| {
             let cache_ahead = cache.as_deref().map(PieceCache::ahead);
-            // Pieces that are not tokens (those of 8 to 15 bytes the token table's filter rejects, and longer ones)
-            // are merged and looked up in the cache: their sets there are asked for too.
-            let ahead = |start, end| {
-                let merged = |key| {
-                    if let Some(cache_ahead) = cache_ahead {
-                        cache_ahead.prefetch_short(key);
-                    }
-                };
-                let longer = |piece: &[u8]| {
-                    if let Some(cache_ahead) = cache_ahead {
-                        cache_ahead.prefetch_long(piece);
-                    }
-                };
-                self.vocab.prefetch_rank(bytes, start, end, merged, longer);
-            };
-            self.splitter.for_each_piece_told_ahead(text, ahead, |start, end| {
-                let before = out.len();
-                encode_piece(&self.vocab, &bytes[start..end], out, cache.as_deref_mut());
-                last_piece_tokens = out.len() - before;
-            })
-        })?;
-        Ok(last_piece_tokens)
+            let mut pieces =
+                PieceEncoder { vocab: &self.vocab, text: text.as_bytes(), out, cache, cache_ahead, last: 0 };
+            self.splitter.split(text, &mut pieces)?;
+            Ok(pieces.last)
+        })
     }
 
     /// Encodes text, encoding the special tokens that `policy` allows and failing on those it disallows.
@@ -355,6 +336,47 @@ impl Encoder {
         let bytes = |rank: Rank| self.vocab.token_bytes(rank).expect("sorted ranks are tokens");
         let first = sorted.partition_point(|&rank| bytes(rank) < prefix);
         sorted[first..].iter().copied().take_while(move |&rank| bytes(rank).starts_with(prefix))
+    }
+}
+
+/// Encodes the pieces of one text as the splitter hands them over, asking the memory ahead for what their lookups
+/// will read.
+struct PieceEncoder<'a> {
+    vocab: &'a Vocab,
+    text: &'a [u8],
+    out: &'a mut Vec<Rank>,
+    cache: Option<&'a mut PieceCache>,
+    cache_ahead: Option<CacheAhead>,
+    /// How many tokens the last piece gave.
+    last: usize,
+}
+
+impl Pieces for PieceEncoder<'_> {
+    /// Pieces that are not tokens (those of 8 to 15 bytes the token table's filter rejects, and longer ones) are
+    /// merged and looked up in the cache: their sets there are asked for too.
+    #[allow(clippy::inline_always)] // see `Pieces`
+    #[inline(always)]
+    fn ahead(&mut self, start: usize, end: usize) {
+        let cache_ahead = self.cache_ahead;
+        let merged = |key| {
+            if let Some(cache_ahead) = cache_ahead {
+                cache_ahead.prefetch_short(key);
+            }
+        };
+        let longer = |piece: &[u8]| {
+            if let Some(cache_ahead) = cache_ahead {
+                cache_ahead.prefetch_long(piece);
+            }
+        };
+        self.vocab.prefetch_rank(self.text, start, end, merged, longer);
+    }
+
+    #[allow(clippy::inline_always)] // see `Pieces`
+    #[inline(always)]
+    fn piece(&mut self, start: usize, end: usize) {
+        let before = self.out.len();
+        encode_piece_in(self.vocab, self.text, start, end, self.out, self.cache.as_deref_mut());
+        self.last = self.out.len() - before;
     }
 }
 

@@ -41,6 +41,7 @@
 //! non-ASCII text took 8% more instructions there, and 6% with cl100k_base).
 
 use super::cursor::{Cursor, HIGH_BITS};
+use super::Pieces;
 #[cfg(doc)]
 use crate::vocab::Vocab;
 
@@ -369,27 +370,26 @@ fn opens_with_ascii(block: &[u8]) -> bool {
 /// and code (8.56 -> 8.58 M) within 0.3%.
 const ASCII_AHEAD: usize = 16;
 
-/// Calls `on_piece` with each piece of `text`: a block of 64 bytes at a time where it can (`starts`: the pattern's
+/// Hands each piece of `text` to `pieces`: a block of 64 bytes at a time where it can (`starts`: the pattern's
 /// rules), else `piece_end` (the scanner of the same pattern) for one piece.
 ///
 /// Pieces are passed on late, so that the caller can ask the memory for what their lookups will read (see
-/// [`Vocab::prefetch_rank`]) while earlier pieces are encoded: `ahead` gets each piece of a block as soon as the block
-/// is cut, and `on_piece` gets them once the next block is cut (or before the scanner's next piece, or at the end of
-/// the text); the scanner cuts up to [`SCANNED_AHEAD`] pieces, telling `ahead` of each, before passing them on. The
-/// pieces still reach `on_piece` in order.
+/// [`Vocab::prefetch_rank`]) while earlier pieces are encoded: [`Pieces::ahead`] gets each piece of a block as soon as
+/// the block is cut, and [`Pieces::piece`] gets them once the next block is cut (or before the scanner's next piece,
+/// or at the end of the text); the scanner cuts up to [`SCANNED_AHEAD`] pieces, telling `ahead` of each, before
+/// passing them on. The pieces still reach `piece` in order.
 ///
 /// Generic rather than through function pointers, so each pattern is compiled into its own loop together with the
-/// caller's work on a piece (measured before the blocks: the call per piece cost about 20 instructions of 110). The
-/// callers pass closures: a function item's `Fn::call` shim was left out of line once the scanners had their
-/// byte-level fast paths (callgrind, 1 MB of English, cl100k_base: 105 against 86 instructions per piece for the
-/// split alone).
+/// caller's work on a piece (measured before the blocks: the call per piece cost about 20 instructions of 110; see
+/// [`Pieces`]). `starts` and `piece_end` are closures: a function item's `Fn::call` shim was left out of line once the
+/// scanners had their byte-level fast paths (callgrind, 1 MB of English, cl100k_base: 105 against 86 instructions per
+/// piece for the split alone).
 #[inline]
 pub fn scan(
     text: &str,
     starts: impl Fn(&[u8; BLOCK]) -> Cut,
     piece_end: impl Fn(&Cursor<'_>, usize) -> usize,
-    ahead: impl Fn(usize, usize),
-    mut on_piece: impl FnMut(usize, usize),
+    pieces: &mut impl Pieces,
 ) {
     let bytes = text.as_bytes();
     let cursor = Cursor::new(text);
@@ -410,12 +410,12 @@ pub fn scan(
                 let mut rest = ends;
                 while rest != 0 {
                     let end = start + rest.trailing_zeros() as usize;
-                    ahead(piece, end);
+                    pieces.ahead(piece, end);
                     piece = end;
                     rest &= rest - 1;
                 }
                 if let Some((block_start, ends)) = pending.replace((start, ends)) {
-                    pass_on(block_start, ends, &mut on_piece);
+                    pass_on(block_start, ends, pieces);
                 }
                 start = piece;
                 continue;
@@ -423,14 +423,14 @@ pub fn scan(
             scanner_until = start + (BLOCK - cut.non_ascii.leading_zeros() as usize);
         }
         if let Some((block_start, ends)) = pending.take() {
-            pass_on(block_start, ends, &mut on_piece);
+            pass_on(block_start, ends, pieces);
         }
         let mut ends = [0; SCANNED_AHEAD];
         let mut count = 0;
         let first = start;
         loop {
             let end = piece_end(&cursor, start);
-            ahead(start, end);
+            pieces.ahead(start, end);
             ends[count] = end;
             count += 1;
             start = end;
@@ -440,12 +440,12 @@ pub fn scan(
         }
         let mut piece = first;
         for &end in &ends[..count] {
-            on_piece(piece, end);
+            pieces.piece(piece, end);
             piece = end;
         }
     }
     if let Some((block_start, ends)) = pending.take() {
-        pass_on(block_start, ends, &mut on_piece);
+        pass_on(block_start, ends, pieces);
     }
 }
 
@@ -463,13 +463,13 @@ fn block_at(bytes: &[u8], start: usize, scanner_until: usize) -> Option<&[u8; BL
 /// last 63 bytes, too short for a block, are the scanner's), code 1.01-1.05x.
 const SCANNED_AHEAD: usize = 8;
 
-/// Calls `on_piece` with each piece of the block at `block_start` whose piece ends are `ends`.
+/// Hands `pieces` each piece of the block at `block_start` whose piece ends are `ends`.
 #[inline]
-fn pass_on(block_start: usize, mut ends: u64, on_piece: &mut impl FnMut(usize, usize)) {
+fn pass_on(block_start: usize, mut ends: u64, pieces: &mut impl Pieces) {
     let mut piece = block_start;
     while ends != 0 {
         let end = block_start + ends.trailing_zeros() as usize;
-        on_piece(piece, end);
+        pieces.piece(piece, end);
         piece = end;
         ends &= ends - 1;
     }
@@ -509,6 +509,26 @@ mod tests {
         let mut out = Vec::new();
         split(text, &mut |start, end| out.push((start, end)));
         out
+    }
+
+    /// Passes pieces on to `on_piece`, checking that each piece it was told of ahead comes later, in the same order.
+    struct Checked<'a, F> {
+        told: &'a std::cell::RefCell<Vec<(usize, usize)>>,
+        given: &'a std::cell::Cell<usize>,
+        on_piece: F,
+    }
+
+    impl<F: FnMut(usize, usize)> Pieces for Checked<'_, F> {
+        fn ahead(&mut self, start: usize, end: usize) {
+            self.told.borrow_mut().push((start, end));
+        }
+
+        fn piece(&mut self, start: usize, end: usize) {
+            let (told, next) = (self.told.borrow(), self.given.get());
+            assert!(next == told.len() || told[next] >= (start, end), "told of {:?}", told[next]);
+            self.given.set(next + usize::from(told.get(next) == Some(&(start, end))));
+            (self.on_piece)(start, end);
+        }
     }
 
     /// Texts of up to 400 bytes from the bytes the rules tell apart, with now and then a character that is not
@@ -559,13 +579,7 @@ mod tests {
                 let told = std::cell::RefCell::new(Vec::new());
                 let given = std::cell::Cell::new(0);
                 let blocks = pieces(text, |text, on_piece| {
-                    let ahead = |start, end| told.borrow_mut().push((start, end));
-                    scan(text, starts, piece_end, ahead, |start, end| {
-                        let (told, next) = (told.borrow(), given.get());
-                        assert!(next == told.len() || told[next] >= (start, end), "told of {:?}", told[next]);
-                        given.set(next + usize::from(told.get(next) == Some(&(start, end))));
-                        on_piece(start, end);
-                    });
+                    scan(text, starts, piece_end, &mut Checked { told: &told, given: &given, on_piece });
                 });
                 assert_eq!(
                     given.get(),

@@ -91,46 +91,68 @@ impl Splitter {
     ///
     /// Text between pieces (which a pattern that does not cover every character leaves) is dropped, as in tiktoken.
     #[inline]
-    #[allow(clippy::redundant_closure)] // closures, not function items: see `blocks::scan`
-    pub fn for_each_piece(&self, text: &str, on_piece: impl FnMut(usize, usize)) -> Result<(), EncodeError> {
-        self.for_each_piece_told_ahead(text, |_, _| {}, on_piece)
+    pub fn for_each_piece(&self, text: &str, mut on_piece: impl FnMut(usize, usize)) -> Result<(), EncodeError> {
+        self.split(text, &mut on_piece)
     }
 
-    /// [`for_each_piece`](Self::for_each_piece), calling `ahead` with the byte range of pieces that `on_piece` will
-    /// get later (some of them, in order), so the caller can ask for what it will need for them.
+    /// Hands each piece of `text` to `pieces`, in order, telling it of some of them ahead (see [`Pieces`]).
     ///
-    /// Always inlined, so that each scanner's loop is compiled together with the caller's closures: left to the
-    /// compiler, it stayed out of line once the encoder's `ahead` also prefetched long pieces (callgrind, 1 MB of code
-    /// in documents, o200k_base, `encode_to_numpy`: 43.5 M instructions against 41.9 M inlined, and 41.6 M before).
+    /// Always inlined, so that each scanner's loop is compiled together with the caller's work on a piece: left to
+    /// the compiler, it stayed out of line once the encoder's `ahead` also prefetched long pieces (callgrind, 1 MB of
+    /// code in documents, o200k_base, `encode_to_numpy`: 43.5 M instructions against 41.9 M inlined, and 41.6 M
+    /// before).
     #[allow(clippy::inline_always)] // measured: see above
     #[inline(always)]
     #[allow(clippy::redundant_closure)] // closures, not function items: see `blocks::scan`
-    pub fn for_each_piece_told_ahead(
-        &self,
-        text: &str,
-        ahead: impl Fn(usize, usize),
-        on_piece: impl FnMut(usize, usize),
-    ) -> Result<(), EncodeError> {
+    pub fn split(&self, text: &str, pieces: &mut impl Pieces) -> Result<(), EncodeError> {
         match self {
-            Self::Regex(regex) => return regex.for_each_piece(text, on_piece),
+            Self::Regex(regex) => return regex.for_each_piece(text, |start, end| pieces.piece(start, end)),
             Self::Scanner(Scanner::R50k) => {
                 let starts = |block: &_| blocks::r50k_starts(block);
-                blocks::scan(text, starts, |text, start| r50k::piece_end(text, start), ahead, on_piece);
+                blocks::scan(text, starts, |text, start| r50k::piece_end(text, start), pieces);
             }
             Self::Scanner(Scanner::Cl100k) => {
                 let starts = |block: &_| blocks::cl100k_starts::<3>(block);
-                blocks::scan(text, starts, |text, start| cl100k::piece_end(text, start), ahead, on_piece);
+                blocks::scan(text, starts, |text, start| cl100k::piece_end(text, start), pieces);
             }
             Self::Scanner(Scanner::O200k) => {
                 let starts = |block: &_| blocks::o200k_starts(block);
-                blocks::scan(text, starts, |text, start| o200k::piece_end(text, start), ahead, on_piece);
+                blocks::scan(text, starts, |text, start| o200k::piece_end(text, start), pieces);
             }
             Self::Scanner(Scanner::Qwen2) => {
                 let starts = |block: &_| blocks::cl100k_starts::<1>(block);
-                blocks::scan(text, starts, |text, start| cl100k::piece_end_single_digit(text, start), ahead, on_piece);
+                blocks::scan(text, starts, |text, start| cl100k::piece_end_single_digit(text, start), pieces);
             }
         }
         Ok(())
+    }
+}
+
+/// What a split hands its pieces to, each as the byte range of the text it covers.
+///
+/// A trait rather than closures, so that the encoder can mark its work on a piece `#[inline(always)]`: a closure's
+/// body is inlined into the scanners' loops or not as the compiler's budget goes, and small changes to it (a lookup
+/// written another way, one more prefetch) moved it out of line (callgrind, 1 MB of English in documents,
+/// cl100k_base, `encode_to_numpy`: the lookup of [`crate::merge::encode_piece_in`] in the encoder's closure took 38.3
+/// M instructions to 45.7 M, the closure called per piece; as `Pieces`, 39.3 M). Any `FnMut(usize, usize)` is one,
+/// told of nothing ahead.
+pub trait Pieces {
+    /// Told of a piece that [`piece`](Self::piece) will get later (some of the pieces, in order), so that it can ask
+    /// the memory early for what it will read for it.
+    #[inline(always)]
+    #[allow(clippy::inline_always)] // nothing to inline
+    fn ahead(&mut self, start: usize, end: usize) {
+        let _ = (start, end);
+    }
+
+    /// The next piece.
+    fn piece(&mut self, start: usize, end: usize);
+}
+
+impl<F: FnMut(usize, usize)> Pieces for F {
+    #[inline]
+    fn piece(&mut self, start: usize, end: usize) {
+        self(start, end);
     }
 }
 
