@@ -112,7 +112,7 @@ pub fn encode_piece_in(
     out: &mut Vec<Rank>,
     cache: Option<&mut PieceCache>,
 ) {
-    if let Some(rank) = vocab.rank_in(text, start, end) {
+    if let Some(rank) = vocab.piece_rank_in(text, start, end) {
         out.push(rank);
         return;
     }
