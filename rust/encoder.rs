@@ -9,7 +9,7 @@ use crate::error::{DecodeError, EncodeError, VocabError};
 use crate::merge::{byte_pair_encode, encode_piece, encode_piece_in};
 use crate::special::{SpecialPolicy, SpecialTokens};
 use crate::split::{Pieces, Splitter};
-use crate::vocab::{escape, Rank, Vocab};
+use crate::vocab::{escape, short_key_in, Rank, Vocab, NO_RANK};
 
 /// A byte-level BPE tokenizer: a vocab, a split pattern and special tokens.
 ///
@@ -357,6 +357,14 @@ impl Pieces for PieceEncoder<'_> {
     #[allow(clippy::inline_always)] // see `Pieces`
     #[inline(always)]
     fn ahead(&mut self, start: usize, end: usize) {
+        if let Some(key) = short_key_in(self.text, start, end) {
+            // The line the piece's lookup will read: its hot set, or its token slot where the hot table is skipped.
+            match self.cache.as_deref() {
+                Some(cache) if cache.hot_in_use() => cache.prefetch_hot(key),
+                _ => self.vocab.prefetch_short_rank(key),
+            }
+            return;
+        }
         let cache_ahead = self.cache_ahead;
         let merged = |key| {
             if let Some(cache_ahead) = cache_ahead {
@@ -371,10 +379,27 @@ impl Pieces for PieceEncoder<'_> {
         self.vocab.prefetch_rank(self.text, start, end, merged, longer);
     }
 
+    /// A piece of up to seven bytes goes through the cache's hot table first (see `cache::HotSet`), which learns the
+    /// one or two tokens of each such piece the first time it is encoded.
     #[allow(clippy::inline_always)] // see `Pieces`
     #[inline(always)]
     fn piece(&mut self, start: usize, end: usize) {
         let before = self.out.len();
+        if let (Some(key), Some(cache)) = (short_key_in(self.text, start, end), self.cache.as_deref_mut()) {
+            if cache.hot_worth_it() {
+                if let Some(tokens) = cache.hot_get(key) {
+                    self.out.push(tokens[0]);
+                    if tokens[1] != NO_RANK {
+                        self.out.push(tokens[1]);
+                    }
+                } else {
+                    encode_piece_in(self.vocab, self.text, start, end, self.out, Some(&mut *cache));
+                    cache.hot_put(key, &self.out[before..]);
+                }
+                self.last = self.out.len() - before;
+                return;
+            }
+        }
         encode_piece_in(self.vocab, self.text, start, end, self.out, self.cache.as_deref_mut());
         self.last = self.out.len() - before;
     }

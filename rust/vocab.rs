@@ -164,6 +164,12 @@ impl Vocab {
         }
     }
 
+    /// Asks for the token table's home slot of a piece of up to seven bytes, packed.
+    #[inline]
+    pub(crate) fn prefetch_short_rank(&self, key: u64) {
+        self.tokens.short.prefetch_slot(key);
+    }
+
     /// [`prefetch_rank`](Self::prefetch_rank) of a piece of 8 bytes or more (or one too near the end of the text for
     /// a single load). Out of line: most pieces are shorter, and inlined, it kept the compiler from inlining the
     /// encoding of a piece into the scanners' loops (callgrind, 1 MB of code in documents, o200k_base,
@@ -549,7 +555,7 @@ fn pack_short(bytes: &[u8]) -> u64 {
 /// The [`pack_short`] key of `text[start..end]` when it has 1 to 7 bytes and the text has 8 bytes from `start`: one
 /// load, masked.
 #[inline]
-fn short_key_in(text: &[u8], start: usize, end: usize) -> Option<u64> {
+pub(crate) fn short_key_in(text: &[u8], start: usize, end: usize) -> Option<u64> {
     let len = end - start;
     let word = text.get(start..start + 8).filter(|_| (1..=SHORT_TOKEN_MAX).contains(&len))?;
     let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
