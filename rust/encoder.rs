@@ -352,13 +352,14 @@ struct PieceEncoder<'a> {
 }
 
 impl Pieces for PieceEncoder<'_> {
-    /// Pieces that are not tokens (those of 8 to 15 bytes the token table's filter rejects, and longer ones) are
-    /// merged and looked up in the cache: their sets there are asked for too.
+    /// Asks for the line that the piece's lookup will read: for a piece of up to seven bytes its hot set (its token
+    /// slot while the hot table is skipped), for a longer one its token slot, and for those that are not tokens (of 8
+    /// to 15 bytes that the token table's filter rejects, and longer ones, merged and looked up in the cache) their
+    /// set in the cache too.
     #[allow(clippy::inline_always)] // see `Pieces`
     #[inline(always)]
     fn ahead(&mut self, start: usize, end: usize) {
         if let Some(key) = short_key_in(self.text, start, end) {
-            // The line the piece's lookup will read: its hot set, or its token slot where the hot table is skipped.
             match self.cache.as_deref() {
                 Some(cache) if cache.hot_in_use() => cache.prefetch_hot(key),
                 _ => self.vocab.prefetch_short_rank(key),

@@ -95,9 +95,9 @@ pub fn encode_piece(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>, cache: Opt
     merge_piece(vocab, piece, out, cache);
 }
 
-/// [`encode_piece`] of `text[start..end]`: the encoder's path for every piece of a text. A piece of up to seven bytes
-/// is packed by [`Vocab::rank_in`] in one load, without the branches on its length that packing the piece alone
-/// takes: callgrind's branch simulation counted 1.24 mispredicted branches per piece on English with cl100k_base (1 MB
+/// [`encode_piece`] of `text[start..end]`: the encoder's path for a piece that its hot table does not hold (see
+/// `cache::HotSet`). A piece of up to seven bytes is packed by [`Vocab::piece_rank_in`] in one load, without the
+/// branches on its length that packing the piece alone takes: callgrind's branch simulation counted 1.24 mispredicted branches per piece on English with cl100k_base (1 MB
 /// in documents, `encode_to_numpy`), half of them on the length (in `pack_short` and in [`Vocab::rank`]'s test for a
 /// single byte), and 0.71 with this. Measured with `benches/side_by_side.py` (together with the encoder's `Pieces`,
 /// which made it inline for sure): `encode_to_numpy` 1.10-1.18x on English and code, 1.00-1.10x on multilingual text;
