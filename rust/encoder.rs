@@ -377,7 +377,7 @@ impl Pieces for PieceEncoder<'_> {
                 cache_ahead.prefetch_long(piece);
             }
         };
-        self.vocab.prefetch_rank(self.text, start, end, merged, longer);
+        self.vocab.prefetch_rank_of_longer(&self.text[start..end], merged, longer);
     }
 
     /// A piece of up to seven bytes goes through the cache's hot table first (see `cache::HotSet`), which learns the

@@ -137,45 +137,33 @@ impl Vocab {
         }
     }
 
-    /// Asks the memory for the lines that [`piece_rank_in`](Self::piece_rank_in) of `text[start..end]` will read (the
-    /// token table's home slot, and the key filter's word for a piece of 8 to 15 bytes), so that the lookup, made a few
-    /// dozen pieces later, finds them in cache.
-    /// Measured with `benches/side_by_side.py` (pieces prefetched a block of 64 bytes ahead, tables in huge pages):
-    /// `encode_to_numpy` on English 1.13-1.21x with cl100k_base and 1.09-1.10x with o200k_base, multilingual text
-    /// 1.08-1.12x with o200k_base and 1.01x with cl100k_base, code 0.98-1.05x, lists 1.01-1.07x. Without huge pages
-    /// the same prefetches gave 0.97-0.99x, perf's samples piling up right after the prefetch instructions: likely a
-    /// prefetch whose page was not in the TLB waiting for the page walk (no hardware counters here to confirm it).
-    ///
-    /// A piece of 8 to 15 bytes that the filter says is no token is also handed to `not_token`, packed (see
-    /// [`pack_up_to_15`]); a piece of more than 15 bytes, longer than the tokens of those tables, only to `longer`.
-    #[inline]
-    pub(crate) fn prefetch_rank(
-        &self,
-        text: &[u8],
-        start: usize,
-        end: usize,
-        not_token: impl FnOnce([u64; 2]),
-        longer: impl FnOnce(&[u8]),
-    ) {
-        if let Some(key) = short_key_in(text, start, end) {
-            self.tokens.short.prefetch_slot(key);
-        } else {
-            self.prefetch_rank_of_longer(&text[start..end], not_token, longer);
-        }
-    }
-
-    /// Asks for the token table's home slot of a piece of up to seven bytes, packed.
+    /// Asks the memory for the token table's home slot of a piece of up to seven bytes, packed (see
+    /// [`short_key_in`]), which [`piece_rank_in`](Self::piece_rank_in) will read, so that the lookup, made a few dozen
+    /// pieces later, finds it in cache. Measured with `benches/side_by_side.py` (pieces prefetched a block of 64 bytes
+    /// ahead, tables in huge pages; the key filter's word was asked for too then): `encode_to_numpy` on English
+    /// 1.13-1.21x with cl100k_base and 1.09-1.10x with o200k_base, multilingual text 1.08-1.12x with o200k_base and
+    /// 1.01x with cl100k_base, code 0.98-1.05x, lists 1.01-1.07x. Without huge pages the same prefetches gave
+    /// 0.97-0.99x, perf's samples piling up right after the prefetch instructions: likely a prefetch whose page was not
+    /// in the TLB waiting for the page walk (no hardware counters here to confirm it).
     #[inline]
     pub(crate) fn prefetch_short_rank(&self, key: u64) {
         self.tokens.short.prefetch_slot(key);
     }
 
-    /// [`prefetch_rank`](Self::prefetch_rank) of a piece of 8 bytes or more (or one too near the end of the text for
-    /// a single load). Out of line: most pieces are shorter, and inlined, it kept the compiler from inlining the
-    /// encoding of a piece into the scanners' loops (callgrind, 1 MB of code in documents, o200k_base,
-    /// `encode_to_numpy`: 44.4 M instructions against 41.9 M).
+    /// [`prefetch_short_rank`](Self::prefetch_short_rank) for a piece that [`short_key_in`] does not pack (of 8 bytes
+    /// or more, or too near the end of the text for a single load): the key filter's word and the home slot of a piece
+    /// of 8 to 15 bytes. One that the filter says is no token is also handed to `not_token`, packed (see
+    /// [`pack_up_to_15`]); a piece of more than 15 bytes, longer than the tokens of those tables, only to `longer`.
+    /// Out of line: most pieces are shorter, and inlined, it kept the compiler from inlining the encoding of a piece
+    /// into the scanners' loops (callgrind, 1 MB of code in documents, o200k_base, `encode_to_numpy`: 44.4 M
+    /// instructions against 41.9 M).
     #[inline(never)]
-    fn prefetch_rank_of_longer(&self, piece: &[u8], not_token: impl FnOnce([u64; 2]), longer: impl FnOnce(&[u8])) {
+    pub(crate) fn prefetch_rank_of_longer(
+        &self,
+        piece: &[u8],
+        not_token: impl FnOnce([u64; 2]),
+        longer: impl FnOnce(&[u8]),
+    ) {
         if (MEDIUM_TOKEN_MIN..=MEDIUM_TOKEN_MAX).contains(&piece.len()) {
             let key = pack_medium(piece);
             self.tokens.medium.prefetch(key);
@@ -441,7 +429,7 @@ impl<K: PackedKey> PackedTable<K> {
         prefetch_line(self.slots.as_ptr().wrapping_add(self.slot_of(key)));
     }
 
-    /// Asks for the filter word and the home slot of `key` (see [`Vocab::prefetch_rank`]).
+    /// Asks for the filter word and the home slot of `key` (see [`Vocab::prefetch_rank_of_longer`]).
     #[inline]
     fn prefetch(&self, key: K) {
         prefetch_line(self.filter.word_of(key));
