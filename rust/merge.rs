@@ -97,11 +97,11 @@ pub fn encode_piece(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>, cache: Opt
 
 /// [`encode_piece`] of `text[start..end]`: the encoder's path for a piece that its hot table does not hold (see
 /// `cache::HotSet`). A piece of up to seven bytes is packed by [`Vocab::piece_rank_in`] in one load, without the
-/// branches on its length that packing the piece alone takes: callgrind's branch simulation counted 1.24 mispredicted branches per piece on English with cl100k_base (1 MB
-/// in documents, `encode_to_numpy`), half of them on the length (in `pack_short` and in [`Vocab::rank`]'s test for a
-/// single byte), and 0.71 with this. Measured with `benches/side_by_side.py` (together with the encoder's `Pieces`,
-/// which made it inline for sure): `encode_to_numpy` 1.10-1.18x on English and code, 1.00-1.10x on multilingual text;
-/// lists 1.03-1.08x.
+/// branches on its length that packing the piece alone takes: callgrind's branch simulation counted 1.17 mispredicted
+/// branches per piece on English with cl100k_base (1 MB in documents, `encode_to_numpy`), half of them on the length
+/// (in `pack_short` and in [`Vocab::rank`]'s test for a single byte), and 0.67 with this (243,000 pieces per MB).
+/// Measured with `benches/side_by_side.py` (together with the encoder's `Pieces`, which made it inline for sure):
+/// `encode_to_numpy` 1.05-1.18x on English and code, 1.00-1.10x on multilingual text; lists 1.03-1.08x.
 #[allow(clippy::inline_always)] // a call per piece: see above
 #[inline(always)]
 pub fn encode_piece_in(

@@ -374,10 +374,10 @@ const ASCII_AHEAD: usize = 16;
 /// rules), else `piece_end` (the scanner of the same pattern) for one piece.
 ///
 /// Pieces are passed on late, so that the caller can ask the memory for what their lookups will read (see
-/// [`Vocab::prefetch_short_rank`]) while earlier pieces are encoded: [`Pieces::ahead`] gets each piece of a block as soon as
-/// the block is cut, and [`Pieces::piece`] gets them once the next block is cut (or before the scanner's next piece,
-/// or at the end of the text); the scanner cuts up to [`SCANNED_AHEAD`] pieces, telling `ahead` of each, before
-/// passing them on. The pieces still reach `piece` in order.
+/// [`Vocab::prefetch_short_rank`]) while earlier pieces are encoded: [`Pieces::ahead`] gets each piece of a block as
+/// soon as the block is cut, and [`Pieces::piece`] gets them once the next block is cut (or before the scanner's next
+/// piece, or at the end of the text); the scanner cuts up to [`SCANNED_AHEAD`] pieces, telling `ahead` of each,
+/// before passing them on. The pieces still reach `piece` in order.
 ///
 /// Generic rather than through function pointers, so each pattern is compiled into its own loop together with the
 /// caller's work on a piece (measured before the blocks: the call per piece cost about 20 instructions of 110; see
