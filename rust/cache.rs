@@ -183,6 +183,19 @@ pub struct HotSet {
 
 const EMPTY_HOT_SET: HotSet = HotSet { keys: [0; 4], tokens: [[0; 2]; 4] };
 
+impl HotSet {
+    /// Puts a piece in the first empty way, else in the one `turn` (a count of puts) names.
+    #[inline]
+    fn put(&mut self, key: u64, tokens: [Rank; 2], turn: &mut usize) {
+        let way = self.keys.iter().position(|&found| found == 0).unwrap_or_else(|| {
+            *turn = turn.wrapping_add(1);
+            *turn % 4
+        });
+        self.keys[way] = key;
+        self.tokens[way] = tokens;
+    }
+}
+
 /// Sets of the hot table (2 MiB), which starts with [`FIRST_HOT_SETS`] (32 KiB) and grows once as many pieces were
 /// put in as it has ways, as the sets of the merged pieces do (see [`FIRST_SETS`]).
 const HOT_SETS: usize = 1 << 15;
@@ -457,13 +470,7 @@ impl PieceCache {
                 self.grow_hot();
             }
         }
-        let set = &mut self.hot[Self::hot_set(key, self.hot_shift)];
-        let way = set.keys.iter().position(|&found| found == 0).unwrap_or_else(|| {
-            self.hot_turn = self.hot_turn.wrapping_add(1);
-            self.hot_turn % 4
-        });
-        set.keys[way] = key;
-        set.tokens[way] = tokens;
+        self.hot[Self::hot_set(key, self.hot_shift)].put(key, tokens, &mut self.hot_turn);
     }
 
     /// Moves the hot pieces into a table of the full size.
@@ -473,25 +480,35 @@ impl PieceCache {
         self.hot_shift = 64 - HOT_SETS.trailing_zeros();
         for set in small.iter() {
             for (&key, &tokens) in set.keys.iter().zip(&set.tokens).filter(|(&key, _)| key != 0) {
-                let set = &mut self.hot[Self::hot_set(key, self.hot_shift)];
-                if let Some(way) = set.keys.iter().position(|&found| found == 0) {
-                    set.keys[way] = key;
-                    set.tokens[way] = tokens;
-                }
+                self.hot[Self::hot_set(key, self.hot_shift)].put(key, tokens, &mut self.hot_turn);
             }
         }
     }
 
-    /// The addresses of this cache's tables, for [`CacheAhead`].
-    pub fn ahead(&self) -> CacheAhead {
-        CacheAhead {
-            sets: self.sets.as_ptr(),
-            tags: self.tags.as_ptr(),
-            set_count: self.sets.len(),
-            long_sets: self.long.sets.as_ptr(),
-            long_tags: self.long.tags.as_ptr(),
-            long_set_count: self.long.sets.len(),
+    /// Asks for the tags and the four lines of the set of a piece of up to 15 bytes, packed into `key` (see
+    /// [`pack_up_to_15`]): a lookup reads its set's tags, then a line of the set, at random in 4 MiB. Measured with
+    /// `benches/side_by_side.py`, asked for the pieces of 8 to 15 bytes that the token table's filter rejects (against
+    /// not at all): `encode_to_numpy` on multilingual text 1.12-1.17x with o200k_base and 1.14-1.16x with
+    /// cl100k_base, English 1.03-1.18x, code 0.97-1.05x, lists 1.04x (English) and 1.17x (multilingual); asked also for
+    /// the rejected pieces of 5 to 7 bytes, code ran at 0.87-0.96x and the rest gained less.
+    #[inline(never)]
+    pub fn prefetch_short(&self, key: [u64; 2]) {
+        let (index, _) = Self::set(key, self.sets.len());
+        prefetch_set(self.tags.as_ptr().wrapping_add(index), self.sets.as_ptr().wrapping_add(index));
+    }
+
+    /// Asks for the tags and the four lines of the set of `piece`, of more than 15 bytes. Out of line, as
+    /// [`prefetch_short`](Self::prefetch_short), since few pieces need it: inlined into the encoder's `ahead`, it kept
+    /// the compiler from inlining the encoding of a piece into the scanners' loops (callgrind, 1 MB of code in
+    /// documents, o200k_base, `encode_to_numpy`: 44.5 M instructions against 41.6 M, 0.92-0.95x the speed).
+    #[inline(never)]
+    pub fn prefetch_long(&self, piece: &[u8]) {
+        let long = &self.long;
+        if long.sets.is_empty() {
+            return;
         }
+        let (index, _) = LongPieces::set(LongPieces::hash(piece));
+        prefetch_set(long.tags.as_ptr().wrapping_add(index), long.sets.as_ptr().wrapping_add(index));
     }
 
     /// Remembers that `piece` merges into `tokens` (ignored when they are too many to cache).
@@ -571,47 +588,6 @@ struct LongPieces {
     turn: usize,
     bytes: Ring<u8, LONG_BYTES>,
     tokens: Ring<Rank, LONG_TOKENS>,
-}
-
-/// Where the tables of one cache were when it was taken (see [`PieceCache::ahead`]), so that a caller that knows the
-/// pieces to come can ask the memory early for what their lookups will read: a lookup reads its set's tags, then a
-/// line of the set, at random in 4 MiB. The addresses are only ever prefetched, which is harmless even where the cache
-/// has since moved its tables.
-#[derive(Clone, Copy)]
-pub struct CacheAhead {
-    sets: *const Set,
-    tags: *const Tags,
-    set_count: usize,
-    long_sets: *const LongSet,
-    long_tags: *const Tags,
-    long_set_count: usize,
-}
-
-impl CacheAhead {
-    /// Asks for the tags and the four lines of the set of a piece of up to 15 bytes, packed into `key` (see
-    /// [`pack_up_to_15`]). Measured with `benches/side_by_side.py`, asked for the pieces of 8 to 15 bytes that the
-    /// token table's filter rejects (against not at all): `encode_to_numpy` on multilingual text 1.12-1.17x with
-    /// o200k_base and 1.14-1.16x with cl100k_base, English 1.03-1.18x, code 0.97-1.05x, lists 1.04x (English) and
-    /// 1.17x (multilingual); asked also for the rejected pieces of 5 to 7 bytes, code ran at 0.87-0.96x and the rest
-    /// gained less.
-    #[inline(never)]
-    pub fn prefetch_short(self, key: [u64; 2]) {
-        let (index, _) = PieceCache::set(key, self.set_count);
-        prefetch_set(self.tags.wrapping_add(index), self.sets.wrapping_add(index));
-    }
-
-    /// Asks for the tags and the four lines of the set of `piece`, of more than 15 bytes. Out of line, as
-    /// [`prefetch_short`](Self::prefetch_short), since few pieces need it: inlined into the encoder's `ahead`, it kept
-    /// the compiler from inlining the encoding of a piece into the scanners' loops (callgrind, 1 MB of code in
-    /// documents, o200k_base, `encode_to_numpy`: 44.5 M instructions against 41.6 M, 0.92-0.95x the speed).
-    #[inline(never)]
-    pub fn prefetch_long(self, piece: &[u8]) {
-        if self.long_set_count == 0 {
-            return;
-        }
-        let (index, _) = LongPieces::set(LongPieces::hash(piece));
-        prefetch_set(self.long_tags.wrapping_add(index), self.long_sets.wrapping_add(index));
-    }
 }
 
 /// Prefetches a set's tags and each line of the set.

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
 use crate::batch::{map_in_parallel, threads_for_texts};
-use crate::cache::{new_owner, with_cache, CacheAhead, PieceCache};
+use crate::cache::{new_owner, with_cache, PieceCache};
 use crate::error::{DecodeError, EncodeError, VocabError};
 use crate::merge::{byte_pair_encode, encode_piece, encode_piece_in};
 use crate::special::{SpecialPolicy, SpecialTokens};
@@ -70,9 +70,7 @@ impl Encoder {
     /// Appends the tokens of `text` (no special tokens) to `out`; returns how many the last piece gave.
     pub fn encode_ordinary_into(&self, text: &str, out: &mut Vec<Rank>) -> Result<usize, EncodeError> {
         with_cache(self.cache_owner, |cache| {
-            let cache_ahead = cache.as_deref().map(PieceCache::ahead);
-            let mut pieces =
-                PieceEncoder { vocab: &self.vocab, text: text.as_bytes(), out, cache, cache_ahead, last: 0 };
+            let mut pieces = PieceEncoder { vocab: &self.vocab, text: text.as_bytes(), out, cache, last: 0 };
             self.splitter.split(text, &mut pieces)?;
             Ok(pieces.last)
         })
@@ -346,7 +344,6 @@ struct PieceEncoder<'a> {
     text: &'a [u8],
     out: &'a mut Vec<Rank>,
     cache: Option<&'a mut PieceCache>,
-    cache_ahead: Option<CacheAhead>,
     /// How many tokens the last piece gave.
     last: usize,
 }
@@ -359,22 +356,22 @@ impl Pieces for PieceEncoder<'_> {
     #[allow(clippy::inline_always)] // see `Pieces`
     #[inline(always)]
     fn ahead(&mut self, start: usize, end: usize) {
+        let cache = self.cache.as_deref();
         if let Some(key) = short_key_in(self.text, start, end) {
-            match self.cache.as_deref() {
+            match cache {
                 Some(cache) if cache.hot_in_use() => cache.prefetch_hot(key),
                 _ => self.vocab.prefetch_short_rank(key),
             }
             return;
         }
-        let cache_ahead = self.cache_ahead;
         let merged = |key| {
-            if let Some(cache_ahead) = cache_ahead {
-                cache_ahead.prefetch_short(key);
+            if let Some(cache) = cache {
+                cache.prefetch_short(key);
             }
         };
         let longer = |piece: &[u8]| {
-            if let Some(cache_ahead) = cache_ahead {
-                cache_ahead.prefetch_long(piece);
+            if let Some(cache) = cache {
+                cache.prefetch_long(piece);
             }
         };
         self.vocab.prefetch_rank_of_longer(&self.text[start..end], merged, longer);

@@ -132,7 +132,7 @@ impl Vocab {
     #[inline(always)]
     pub fn piece_rank_in(&self, text: &[u8], start: usize, end: usize) -> Option<Rank> {
         match short_key_in(text, start, end) {
-            Some(key) => self.tokens.short.get_unfiltered(key),
+            Some(key) => self.tokens.short.get_home_first(key),
             None => self.tokens.get(&text[start..end]),
         }
     }
@@ -385,25 +385,13 @@ impl<K: PackedKey> PackedTable<K> {
         if !self.filter.may_contain(key) {
             return None;
         }
-        let mask = self.slots.len() - 1;
-        let mut at = self.slot_of(key);
-        loop {
-            let (found, rank) = self.slots[at];
-            if found == key {
-                return Some(rank);
-            }
-            if found == K::EMPTY {
-                return None;
-            }
-            at = (at + 1) & mask;
-        }
+        self.probe_from(self.slot_of(key), key)
     }
 
     /// [`get`](Self::get), reading the key's home slot before the filter.
     #[inline]
-    pub(crate) fn get_unfiltered(&self, key: K) -> Option<Rank> {
-        let mask = self.slots.len() - 1;
-        let mut at = self.slot_of(key);
+    pub(crate) fn get_home_first(&self, key: K) -> Option<Rank> {
+        let at = self.slot_of(key);
         let (found, rank) = self.slots[at];
         if found == key {
             return Some(rank);
@@ -411,8 +399,14 @@ impl<K: PackedKey> PackedTable<K> {
         if found == K::EMPTY || !self.filter.may_contain(key) {
             return None;
         }
+        self.probe_from((at + 1) & (self.slots.len() - 1), key)
+    }
+
+    /// The rank of `key`, probing from slot `at` to the first empty slot.
+    #[inline]
+    fn probe_from(&self, mut at: usize, key: K) -> Option<Rank> {
+        let mask = self.slots.len() - 1;
         loop {
-            at = (at + 1) & mask;
             let (found, rank) = self.slots[at];
             if found == key {
                 return Some(rank);
@@ -420,6 +414,7 @@ impl<K: PackedKey> PackedTable<K> {
             if found == K::EMPTY {
                 return None;
             }
+            at = (at + 1) & mask;
         }
     }
 
@@ -774,7 +769,7 @@ mod tests {
         assert!(10 * table.len >= 7 * table.slots.len() - 10, "{} of {}", table.len, table.slots.len());
         let mut absent_behind_a_taken_home = 0;
         for n in 0..20_000 {
-            assert_eq!(table.get_unfiltered(key(n)), table.get(key(n)), "key {n}");
+            assert_eq!(table.get_home_first(key(n)), table.get(key(n)), "key {n}");
             let home = table.slots[table.slot_of(key(n))].0;
             absent_behind_a_taken_home += usize::from(n >= 1433 && home != 0);
         }
