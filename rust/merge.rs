@@ -528,6 +528,31 @@ pub(crate) fn merge_many_by_key_scan<const SIZE: usize, const N: usize>(
     }
 }
 
+/// `PART_AFTER[at]`: the part after the byte at `at` before any merge, `at + 1`; a [`KeyScan`] starts by copying
+/// these rather than computing them byte by byte.
+#[allow(clippy::cast_possible_truncation)] // below KEY_SCAN_THRESHOLD + 8
+const PART_AFTER: [u16; KEY_SCAN_THRESHOLD + 8] = {
+    let mut after = [0; KEY_SCAN_THRESHOLD + 8];
+    let mut at = 0;
+    while at < after.len() {
+        after[at] = at as u16 + 1;
+        at += 1;
+    }
+    after
+};
+
+/// `PART_BEFORE[at]`: the part before the byte at `at` before any merge, `at - 1` (wrapped for the first).
+#[allow(clippy::cast_possible_truncation)]
+const PART_BEFORE: [u16; KEY_SCAN_THRESHOLD + 8] = {
+    let mut before = [0; KEY_SCAN_THRESHOLD + 8];
+    let mut at = 0;
+    while at < before.len() {
+        before[at] = at.wrapping_sub(1) as u16;
+        at += 1;
+    }
+    before
+};
+
 /// The arrays of one [`KeyScan`], which it borrows. Between merges every key is [`NO_KEY`] (a merge ends when its
 /// smallest key is), and the other arrays are written before they are read, so arrays can be lent again without
 /// being cleared: [`merge_in_chunks`] lends the same ones to all the chunks of a piece. Cleared for every merge
@@ -584,13 +609,13 @@ impl<'a, const SIZE: usize> KeyScan<'a, SIZE> {
         debug_assert!(arrays.keys.iter().all(|&key| key == NO_KEY), "arrays lent back mid-merge");
         let KeyScanArrays { padded, keys, tokens, next, prev } = arrays;
         padded[..n].copy_from_slice(piece);
-        for (at, &byte) in piece.iter().enumerate() {
-            tokens[at] = vocab.byte_rank(byte);
-            next[at] = at as u16 + 1;
-            prev[at] = at.wrapping_sub(1) as u16;
-            if let Some(&second) = piece.get(at + 1) {
-                keys[at] = Self::key(vocab.byte_pair_rank(byte, second), at);
-            }
+        next[..n].copy_from_slice(&PART_AFTER[..n]);
+        prev[..n].copy_from_slice(&PART_BEFORE[..n]);
+        for (token, &byte) in tokens.iter_mut().zip(piece) {
+            *token = vocab.byte_rank(byte);
+        }
+        for (at, (key, pair)) in keys.iter_mut().zip(piece.windows(2)).enumerate() {
+            *key = Self::key(vocab.byte_pair_rank(pair[0], pair[1]), at);
         }
         Self { n, arrays }
     }

@@ -33,8 +33,8 @@ pub struct Vocab {
     byte_ranks: [Rank; 256],
     /// `byte_pairs[a << 8 | b]`: the rank of the two-byte token `[a, b]`, or [`NO_RANK`]. A merge starts with one
     /// lookup per adjacent byte pair; an array load is cheaper than a hash probe, and the table (256 KiB) stays in
-    /// cache.
-    byte_pairs: Box<[Rank]>,
+    /// cache. An array, not a slice: every index of two bytes is in it, with no bounds check.
+    byte_pairs: Box<[Rank; 1 << 16]>,
     /// The tables of the linear-time merge for long pieces, built on the first long piece (`None`: this vocab's
     /// merges do not happen in rank order, so long pieces use the queue-based merge).
     backtracker: OnceLock<Option<Backtracker>>,
@@ -85,7 +85,8 @@ impl Vocab {
         }
         starts.push(u32::try_from(token_bytes.len()).map_err(|_| VocabError::TooLarge)?);
         token_bytes.extend_from_slice(&[0; DECODE_CHUNK]);
-        let mut byte_pairs = vec![NO_RANK; 1 << 16].into_boxed_slice();
+        let mut byte_pairs: Box<[Rank; 1 << 16]> =
+            vec![NO_RANK; 1 << 16].into_boxed_slice().try_into().expect("a slice of 2^16 ranks");
         for (token, rank) in entries {
             if let [first, second] = **token {
                 byte_pairs[usize::from(first) << 8 | usize::from(second)] = *rank;
