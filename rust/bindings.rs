@@ -120,13 +120,7 @@ impl PyEncoder {
         policy: &PySpecialPolicy,
     ) -> PyResult<Bound<'py, PyBytes>> {
         let tokens = py.detach(|| self.inner.encode(&text, &policy.inner))?;
-        // Written straight into the bytes object: one copy of the tokens, not two.
-        PyBytes::new_with(py, tokens.len() * 4, |buffer| {
-            for (chunk, token) in buffer.chunks_exact_mut(4).zip(&tokens) {
-                chunk.copy_from_slice(&token.to_le_bytes());
-            }
-            Ok(())
-        })
+        tokens_bytes(py, &tokens)
     }
 
     #[pyo3(signature = (texts, policy, num_threads=None))]
@@ -520,6 +514,26 @@ fn tokens_bytearray<'py>(
     let out = unsafe { bytearray.as_bytes_mut() };
     py.detach(|| flat.write_tokens(width, out, threads));
     Ok(bytearray)
+}
+
+/// `tokens` as little-endian `uint32` bytes, written straight into a new bytes object: one copy of the tokens, and
+/// no pass before it (`PyBytes::new_with` zeroes the buffer first: 2.5% of the instructions of `encode_to_numpy` on
+/// English, callgrind, 1 MB in documents, cl100k_base).
+fn tokens_bytes<'py>(py: Python<'py>, tokens: &[Rank]) -> PyResult<Bound<'py, PyBytes>> {
+    let len = tokens.len() * 4;
+    let size = ffi::Py_ssize_t::try_from(len).map_err(|_| PyValueError::new_err("too many tokens"))?;
+    // SAFETY: a new bytes object of `len` uninitialized bytes, owned here; every byte is written below before any
+    // Python code can see it (CPython's documented way to fill a new bytes object).
+    let bytes = unsafe {
+        Bound::from_owned_ptr_or_err(py, ffi::PyBytes_FromStringAndSize(std::ptr::null(), size))?
+            .cast_into_unchecked::<PyBytes>()
+    };
+    // SAFETY: the object's own buffer of `len` bytes, which nothing else refers to yet; the GIL is held.
+    let out = unsafe { std::slice::from_raw_parts_mut(ffi::PyBytes_AsString(bytes.as_ptr()).cast::<u8>(), len) };
+    for (chunk, token) in out.chunks_exact_mut(4).zip(tokens) {
+        chunk.copy_from_slice(&token.to_le_bytes());
+    }
+    Ok(bytes)
 }
 
 fn offsets_bytearray<'py>(py: Python<'py>, flat: &FlatBatch) -> PyResult<Bound<'py, PyByteArray>> {
