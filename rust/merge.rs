@@ -515,6 +515,16 @@ pub(crate) fn merge_many_by_key_scan<const SIZE: usize, const N: usize>(
         let (piece, arrays) = arrays.next().expect("N of each");
         KeyScan::start(vocab, piece, arrays)
     });
+    // In lockstep while every piece has a pair left (chunks of about equal length: most of the steps), with no
+    // account of which are done; then what is left of each. A finished scan's step does nothing and says false.
+    // (A plain loop: `Iterator::all` stayed out of line, compiled without AVX2.)
+    'lockstep: loop {
+        for scan in &mut scans {
+            if !scan.step(vocab) {
+                break 'lockstep;
+            }
+        }
+    }
     let mut live = [true; N];
     while live.iter().any(|&live| live) {
         for (scan, live) in scans.iter_mut().zip(&mut live) {
