@@ -538,30 +538,22 @@ pub(crate) fn merge_many_by_key_scan<const SIZE: usize, const N: usize>(
     }
 }
 
-/// `PART_AFTER[at]`: the part after the byte at `at` before any merge, `at + 1`; a [`KeyScan`] starts by copying
-/// these rather than computing them byte by byte.
-#[allow(clippy::cast_possible_truncation)] // below KEY_SCAN_THRESHOLD + 8
-const PART_AFTER: [u16; KEY_SCAN_THRESHOLD + 8] = {
-    let mut after = [0; KEY_SCAN_THRESHOLD + 8];
-    let mut at = 0;
-    while at < after.len() {
-        after[at] = at as u16 + 1;
-        at += 1;
-    }
-    after
-};
+/// The parts' links before any merge: `PART_AFTER[at]` is `at + 1`, `PART_BEFORE[at]` is `at - 1` (wrapped for the
+/// first part). A [`KeyScan`] starts by copying them rather than computing them byte by byte.
+const PART_AFTER: [u16; KEY_SCAN_THRESHOLD + 8] = part_links(1);
+const PART_BEFORE: [u16; KEY_SCAN_THRESHOLD + 8] = part_links(u16::MAX);
 
-/// `PART_BEFORE[at]`: the part before the byte at `at` before any merge, `at - 1` (wrapped for the first).
-#[allow(clippy::cast_possible_truncation)]
-const PART_BEFORE: [u16; KEY_SCAN_THRESHOLD + 8] = {
-    let mut before = [0; KEY_SCAN_THRESHOLD + 8];
+/// `at + step` (wrapping) at every `at`.
+#[allow(clippy::cast_possible_truncation)] // below KEY_SCAN_THRESHOLD + 8
+const fn part_links(step: u16) -> [u16; KEY_SCAN_THRESHOLD + 8] {
+    let mut links = [0; KEY_SCAN_THRESHOLD + 8];
     let mut at = 0;
-    while at < before.len() {
-        before[at] = at.wrapping_sub(1) as u16;
+    while at < links.len() {
+        links[at] = (at as u16).wrapping_add(step);
         at += 1;
     }
-    before
-};
+    links
+}
 
 /// The arrays of one [`KeyScan`], which it borrows. Between merges every key is [`NO_KEY`] (a merge ends when its
 /// smallest key is), and the other arrays are written before they are read, so arrays can be lent again without
