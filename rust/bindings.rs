@@ -523,7 +523,7 @@ fn tokens_bytearray<'py>(
 /// no pass before it (`PyBytes::new_with` zeroes the buffer first: 2.5% of the instructions of `encode_to_numpy` on
 /// English, callgrind, 1 MB in documents, cl100k_base).
 fn tokens_bytes<'py>(py: Python<'py>, tokens: &[Rank]) -> PyResult<Bound<'py, PyBytes>> {
-    let len = tokens.len() * 4;
+    let len = tokens.len() * TokenWidth::U32.bytes();
     let size = ffi::Py_ssize_t::try_from(len).map_err(|_| PyValueError::new_err("too many tokens"))?;
     // SAFETY: a new bytes object of `len` uninitialized bytes, owned here; every byte is written below before any
     // Python code can see it (CPython's documented way to fill a new bytes object).
@@ -533,9 +533,7 @@ fn tokens_bytes<'py>(py: Python<'py>, tokens: &[Rank]) -> PyResult<Bound<'py, Py
     };
     // SAFETY: the object's own buffer of `len` bytes, which nothing else refers to yet; the GIL is held.
     let out = unsafe { std::slice::from_raw_parts_mut(ffi::PyBytes_AsString(bytes.as_ptr()).cast::<u8>(), len) };
-    for (chunk, token) in out.chunks_exact_mut(4).zip(tokens) {
-        chunk.copy_from_slice(&token.to_le_bytes());
-    }
+    TokenWidth::U32.write(tokens, out);
     Ok(bytes)
 }
 
