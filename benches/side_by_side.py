@@ -11,6 +11,9 @@ slice) and keeps each slice's best time per build; printed: MB/s per build over 
 per second) and each build's ratio to the first:
 
     python benches/side_by_side.py /tmp/b-base,/tmp/b-new cl100k_base ../shared/corpus/english.txt --passes 5
+
+A build named ``gigatoken`` is that peer (if installed), built from the same vocab file, in the same turns: its
+``Tokenizer.encode`` for ``numpy``, ``as_tiktoken().encode_ordinary`` for ``list``; compare.py checks its ids.
 """
 
 from __future__ import annotations
@@ -56,6 +59,17 @@ def encoder_call(core: ModuleType, encoding: str, mode: str) -> Callable[[str], 
     return lambda document: encoder.encode_to_bytes(document, policy)
 
 
+def gigatoken_call(encoding: str, mode: str) -> Callable[[str], Any]:
+    """One document's encode with the gigatoken peer, from the bundled vocab file (its name picks the pattern)."""
+    import gigatoken  # type: ignore[import-not-found]
+
+    from bytepair.config import ENCODINGS
+
+    vocab = Path(__file__).parent.parent / "python" / "bytepair" / "vocab" / ENCODINGS[encoding].vocab_file
+    tokenizer = gigatoken.Tokenizer.from_tiktoken(str(vocab))
+    return tokenizer.encode if mode == "numpy" else tokenizer.as_tiktoken().encode_ordinary  # type: ignore[no-any-return]
+
+
 def best_slice_times(
     calls: list[Callable[[str], Any]],
     slices: list[list[str]],
@@ -89,7 +103,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     directories = [Path(build) for build in args.builds.split(",")]
-    calls = [encoder_call(load_extension(directory), args.encoding, args.mode) for directory in directories]
+    calls = [
+        gigatoken_call(args.encoding, args.mode)
+        if str(directory) == "gigatoken"
+        else encoder_call(load_extension(directory), args.encoding, args.mode)
+        for directory in directories
+    ]
     documents = split_documents(load_corpus(args.corpus, None))
     slices = [documents[at : at + args.slice] for at in range(0, len(documents), args.slice)]
     size = sum(len(document.encode("utf-8")) for document in documents)

@@ -164,7 +164,7 @@ pub struct PieceCache {
 /// few short pieces repeat (random letters), a miss there costs a lookup and a put for nothing.
 const HOT_ENOUGH: u32 = WINDOW / 2;
 
-/// Four pieces of up to seven bytes (packed as the token table packs them) and their one or two tokens, in one line
+/// Two pieces of up to seven bytes (packed as the token table packs them) and their one or two tokens, in half a line
 /// of the hot table: a lookup reads one line, and a piece that is no token costs no more than one that is (where
 /// otherwise it takes a miss in the token table, a filter, the merge's dispatch and the cache's tags and set).
 /// Measured with `benches/side_by_side.py` against the token table first (6 MB corpora, 10 passes, this 2-core
@@ -173,15 +173,46 @@ const HOT_ENOUGH: u32 = WINDOW / 2;
 /// (noise); the 1 MiB worst cases within the noise of the two runs (0.91-1.16x) once the table is skipped where it
 /// finds too little (see [`HOT_ENOUGH`]; without that, random letters with o200k_base ran at 0.82-0.91x).
 #[derive(Clone, Copy)]
-#[repr(C, align(64))]
+#[repr(C, align(32))]
 pub struct HotSet {
     /// 0 for an empty way (no piece packs to it).
-    keys: [u64; 4],
+    keys: [u64; HOT_WAYS],
     /// The second [`NO_RANK`] for a piece of one token.
-    tokens: [[Rank; 2]; 4],
+    tokens: [[Rank; 2]; HOT_WAYS],
 }
 
-const EMPTY_HOT_SET: HotSet = HotSet { keys: [0; 4], tokens: [[0; 2]; 4] };
+/// Ways of a [`HotSet`]: two, so that a lookup compares the key with one of them, chosen by comparing with the other
+/// (with four, comparing them all was 19 of about 55 instructions per piece found).
+const HOT_WAYS: usize = 2;
+
+/// The hot table of a [`PieceCache`], borrowed for lookups (see [`PieceCache::hot_table`]).
+pub struct HotTable<'a> {
+    sets: &'a [HotSet],
+    /// `64 - log2(sets.len())`.
+    shift: u32,
+}
+
+impl HotTable<'_> {
+    /// The tokens of a piece of up to seven bytes, packed into `key`, if the table has them.
+    #[inline]
+    pub fn get(&self, key: u64) -> Option<[Rank; 2]> {
+        let index = PieceCache::hot_set(key, self.shift);
+        debug_assert!(index < self.sets.len());
+        // SAFETY: `shift` is 64 - log2 of the table's length, so `hot_set` keeps fewer bits than that (a bounds check
+        // here was 4 of about 30 instructions per hot lookup).
+        let set = unsafe { self.sets.get_unchecked(index) };
+        let way = usize::from(set.keys[1] == key);
+        (set.keys[way] == key).then(|| set.tokens[way])
+    }
+
+    /// Asks for the set of a piece of up to seven bytes, packed into `key`.
+    #[inline]
+    pub fn prefetch(&self, key: u64) {
+        prefetch_line(self.sets.as_ptr().wrapping_add(PieceCache::hot_set(key, self.shift)));
+    }
+}
+
+const EMPTY_HOT_SET: HotSet = HotSet { keys: [0; HOT_WAYS], tokens: [[0; 2]; HOT_WAYS] };
 
 impl HotSet {
     /// Puts a piece in the first empty way, else in the one `turn` (a count of puts) names.
@@ -189,7 +220,7 @@ impl HotSet {
     fn put(&mut self, key: u64, tokens: [Rank; 2], turn: &mut usize) {
         let way = self.keys.iter().position(|&found| found == 0).unwrap_or_else(|| {
             *turn = turn.wrapping_add(1);
-            *turn % 4
+            *turn % HOT_WAYS
         });
         self.keys[way] = key;
         self.tokens[way] = tokens;
@@ -198,8 +229,8 @@ impl HotSet {
 
 /// Sets of the hot table (2 MiB), which starts with [`FIRST_HOT_SETS`] (32 KiB) and grows once as many pieces were
 /// put in as it has ways, as the sets of the merged pieces do (see [`FIRST_SETS`]).
-const HOT_SETS: usize = 1 << 15;
-const FIRST_HOT_SETS: usize = 1 << 9;
+const HOT_SETS: usize = 1 << 16;
+const FIRST_HOT_SETS: usize = 1 << 10;
 
 /// How often a cache finds the pieces it is asked for, and whether it is asked for every piece merged.
 ///
@@ -242,10 +273,17 @@ impl Lookups {
     /// Counts a lookup; a window it completes turns sampling on when it found fewer than `enough` pieces, else off.
     #[inline]
     fn count(&mut self, hit: bool, enough: u32) {
-        self.asked += 1;
-        self.hits += u32::from(hit);
-        if self.asked == WINDOW {
-            self.sampling = self.hits < enough;
+        self.count_many(1, u32::from(hit), enough);
+    }
+
+    /// Counts `asked` lookups that found `hits` pieces (at most a block's, 64); once the window has [`WINDOW`] or
+    /// more, sampling turns on when fewer than `enough` in [`WINDOW`] were found, else off.
+    #[inline]
+    fn count_many(&mut self, asked: u32, hits: u32, enough: u32) {
+        self.asked += asked;
+        self.hits += hits;
+        if self.asked >= WINDOW {
+            self.sampling = u64::from(self.hits) * u64::from(WINDOW) < u64::from(enough) * u64::from(self.asked);
             self.asked = 0;
             self.hits = 0;
         }
@@ -431,11 +469,28 @@ impl PieceCache {
     /// The tokens of a piece of up to seven bytes, packed into `key`, if the hot table has them.
     #[inline]
     pub fn hot_get(&mut self, key: u64) -> Option<[Rank; 2]> {
-        let set = &self.hot[Self::hot_set(key, self.hot_shift)];
-        let [a, b, c, d] = set.keys.map(|found| u32::from(found == key));
-        let ways = a | b << 1 | c << 2 | d << 3;
-        self.hot_lookups.count(ways != 0, HOT_ENOUGH);
-        (ways != 0).then(|| set.tokens[ways.trailing_zeros() as usize])
+        let found = self.hot_peek(key);
+        self.hot_lookups.count(found.is_some(), HOT_ENOUGH);
+        found
+    }
+
+    /// [`hot_get`](Self::hot_get) without counting the lookup: for a block of pieces, counted together with
+    /// [`count_hot`](Self::count_hot).
+    #[inline]
+    pub fn hot_peek(&self, key: u64) -> Option<[Rank; 2]> {
+        self.hot_table().get(key)
+    }
+
+    /// The hot table, for a run of lookups with nothing put in between.
+    #[inline]
+    pub fn hot_table(&self) -> HotTable<'_> {
+        HotTable { sets: &self.hot, shift: self.hot_shift }
+    }
+    /// Counts `asked` lookups of [`hot_peek`](Self::hot_peek) or [`hot_table`](Self::hot_table), `hits` of which
+    /// found their piece.
+    #[inline]
+    pub fn count_hot(&mut self, asked: u32, hits: u32) {
+        self.hot_lookups.count_many(asked, hits, HOT_ENOUGH);
     }
 
     /// Whether the next piece should go through the hot table (see [`HOT_ENOUGH`]).
@@ -870,22 +925,22 @@ mod tests {
                 .flat_map(|set| set.keys.into_iter().zip(set.tokens))
                 .filter(|&(k, _)| k != 0)
                 .collect();
-            assert!(small.len() > 3 * FIRST_HOT_SETS, "{} pieces", small.len());
+            assert!(small.len() > FIRST_HOT_SETS, "{} pieces", small.len());
             cache.hot_put(key(n), &[rank(n)]);
             assert_eq!(cache.hot.len(), HOT_SETS);
             for (key, tokens) in small {
                 assert_eq!(cache.hot_get(key), Some(tokens));
             }
             assert_eq!(cache.hot_get(key(n)), Some([rank(n), NO_RANK]));
-            // Five pieces in one set: one of the first four is replaced, the others stay.
+            // One more piece than a set has ways: one of the first is replaced, the others stay.
             let shift = cache.hot_shift;
             let same_set: Vec<u64> =
-                (1 << 20..).filter(|&n| PieceCache::hot_set(key(n), shift) == 17).take(5).collect();
+                (1 << 20..).filter(|&n| PieceCache::hot_set(key(n), shift) == 17).take(HOT_WAYS + 1).collect();
             for &n in &same_set {
                 cache.hot_put(key(n), &[rank(n)]);
             }
             let found = same_set.iter().filter(|&&n| cache.hot_get(key(n)) == Some([rank(n), NO_RANK])).count();
-            assert_eq!(found, 4);
+            assert_eq!(found, HOT_WAYS);
         });
     }
 

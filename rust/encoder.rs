@@ -8,8 +8,8 @@ use crate::cache::{new_owner, with_cache, PieceCache};
 use crate::error::{DecodeError, EncodeError, VocabError};
 use crate::merge::{byte_pair_encode, encode_piece, encode_piece_in};
 use crate::special::{SpecialPolicy, SpecialTokens};
-use crate::split::{Pieces, Splitter};
-use crate::vocab::{escape, short_key_in, Rank, Vocab, NO_RANK};
+use crate::split::{for_each_in_block, Pieces, Splitter, BLOCK};
+use crate::vocab::{escape, short_key_in, short_key_in_window, Rank, Vocab, NO_RANK};
 
 /// A byte-level BPE tokenizer: a vocab, a split pattern and special tokens.
 ///
@@ -70,7 +70,15 @@ impl Encoder {
     /// Appends the tokens of `text` (no special tokens) to `out`; returns how many the last piece gave.
     pub fn encode_ordinary_into(&self, text: &str, out: &mut Vec<Rank>) -> Result<usize, EncodeError> {
         with_cache(self.cache_owner, |cache| {
-            let mut pieces = PieceEncoder { vocab: &self.vocab, text: text.as_bytes(), out, cache, last: 0 };
+            let mut pieces = PieceEncoder {
+                vocab: &self.vocab,
+                text: text.as_bytes(),
+                out,
+                cache,
+                last: 0,
+                short_keys: [BlockKeys::NONE; 2],
+                short_keys_newer: 1,
+            };
             self.splitter.split(text, &mut pieces)?;
             Ok(pieces.last)
         })
@@ -346,6 +354,23 @@ struct PieceEncoder<'a> {
     cache: Option<&'a mut PieceCache>,
     /// How many tokens the last piece gave.
     last: usize,
+    /// The short keys of the last two blocks told of ahead (see [`BlockKeys`]).
+    short_keys: [BlockKeys; 2],
+    /// Which of the two is the newer.
+    short_keys_newer: usize,
+}
+
+/// The [`short_key_in`] keys of a block's pieces, in order (0 for a piece that has none), computed when the block is
+/// told of ahead and used when its pieces come, instead of computed again: a block's pieces come after the next block
+/// was told of ahead (see `split::blocks::scan`), so the encoder keeps two.
+struct BlockKeys {
+    /// Where the block starts; `usize::MAX` for none.
+    start: usize,
+    keys: [u64; BLOCK],
+}
+
+impl BlockKeys {
+    const NONE: Self = Self { start: usize::MAX, keys: [0; BLOCK] };
 }
 
 impl Pieces for PieceEncoder<'_> {
@@ -364,17 +389,47 @@ impl Pieces for PieceEncoder<'_> {
             }
             return;
         }
-        let merged = |key| {
-            if let Some(cache) = cache {
-                cache.prefetch_short(key);
+        ahead_longer(self.vocab, self.text, cache, start, end);
+    }
+
+    /// [`ahead`](Self::ahead) of each piece of a block, asking whether the hot table is in use once.
+    #[allow(clippy::inline_always)] // see `Pieces`
+    #[inline(always)]
+    fn ahead_block(&mut self, start: usize, ends: u64) {
+        let Some(cache) = self.cache.as_deref().filter(|cache| cache.hot_in_use()) else {
+            for_each_in_block(start, ends, |start, end| self.ahead(start, end));
+            return;
+        };
+        // The older of the two, overwritten.
+        let slot = usize::from(self.short_keys_newer == 0);
+        self.short_keys_newer = slot;
+        let short_keys = &mut self.short_keys[slot];
+        short_keys.start = start;
+        let (vocab, text, hot) = (self.vocab, self.text, cache.hot_table());
+        let mut fill = |key_of: &dyn Fn(usize, usize) -> u64| {
+            let (mut piece, mut ends, mut index) = (start, ends, 0);
+            // A loop of its own, as in `block`.
+            while ends != 0 {
+                let end = start + ends.trailing_zeros() as usize;
+                ends &= ends - 1;
+                let key = key_of(piece, end);
+                short_keys.keys[index % BLOCK] = key;
+                index += 1;
+                if key == 0 {
+                    ahead_longer(vocab, text, Some(cache), piece, end);
+                } else {
+                    hot.prefetch(key);
+                }
+                piece = end;
             }
         };
-        let longer = |piece: &[u8]| {
-            if let Some(cache) = cache {
-                cache.prefetch_long(piece);
-            }
-        };
-        self.vocab.prefetch_rank_of_longer(&self.text[start..end], merged, longer);
+        if let Some(window) = text.get(start..start + BLOCK + 8) {
+            // Every piece of the block has eight bytes from its start in `window`: one load each, unchecked.
+            let window: &[u8; BLOCK + 8] = window.try_into().expect("the length asked for");
+            fill(&|piece, end| short_key_in_window(window, piece - start, end - piece));
+        } else {
+            fill(&|piece, end| short_key_in(text, piece, end).unwrap_or(0));
+        }
     }
 
     /// A piece of up to seven bytes goes through the cache's hot table first (see `cache::HotSet`), which learns the
@@ -401,6 +456,88 @@ impl Pieces for PieceEncoder<'_> {
         encode_piece_in(self.vocab, self.text, start, end, self.out, self.cache.as_deref_mut());
         self.last = self.out.len() - before;
     }
+
+    /// The pieces of a block, in one loop with the hot table while it is in use: [`piece`](Self::piece) of each,
+    /// with the checks that do not change within a block (whether there is a cache, whether the hot table is in use)
+    /// made once, and its lookups counted once.
+    #[allow(clippy::inline_always)] // see `Pieces`
+    #[inline(always)]
+    fn block(&mut self, start: usize, ends: u64) {
+        let Self { vocab, text, out, cache, last, short_keys, .. } = self;
+        let Some(cache) = cache.as_deref_mut().filter(|cache| cache.hot_in_use()) else {
+            for_each_in_block(start, ends, |start, end| self.piece(start, end));
+            return;
+        };
+        let Some(short_keys) = short_keys.iter().find(|keys| keys.start == start) else {
+            // Not told of ahead with the hot table in use: asked for its keys one by one.
+            for_each_in_block(start, ends, |start, end| self.piece(start, end));
+            return;
+        };
+        let keys = &short_keys.keys;
+        let (mut asked, mut hits, mut tokens_of_last) = (0, 0, 0);
+        let (mut piece, mut ends, mut index) = (start, ends, 0);
+        while ends != 0 {
+            // The pieces that the hot table holds, in a loop that writes their tokens into room made beforehand,
+            // up to the first piece that it does not hold (or that is too long for it).
+            out.reserve(2 * BLOCK);
+            let hot = cache.hot_table();
+            let room = &mut out.spare_capacity_mut()[..2 * BLOCK];
+            let mut written = 0;
+            let mut missed = None;
+            while ends != 0 {
+                let end = start + ends.trailing_zeros() as usize;
+                ends &= ends - 1;
+                let key = keys[index % BLOCK];
+                index += 1;
+                let found = if key == 0 { None } else { hot.get(key) };
+                let Some(tokens) = found else {
+                    missed = Some((piece, end, key));
+                    piece = end;
+                    break;
+                };
+                // Both values in one store; the second is kept only when it is a token.
+                debug_assert!(written + 2 <= room.len());
+                // SAFETY: at most two tokens for each of at most `BLOCK` pieces, so the two values written are in
+                // the room.
+                unsafe { room.as_mut_ptr().add(written).cast::<[Rank; 2]>().write_unaligned(tokens) };
+                tokens_of_last = 1 + usize::from(tokens[1] != NO_RANK);
+                written += tokens_of_last;
+                hits += 1;
+                piece = end;
+            }
+            // SAFETY: the loop wrote the first `written` values of the room after the vector's end.
+            unsafe { out.set_len(out.len() + written) };
+            let Some((missed_start, missed_end, key)) = missed else { break };
+            let before = out.len();
+            encode_piece_in(vocab, text, missed_start, missed_end, out, Some(&mut *cache));
+            if key != 0 {
+                asked += 1;
+                cache.hot_put(key, &out[before..]);
+            }
+            tokens_of_last = out.len() - before;
+        }
+        asked += hits;
+        *last = tokens_of_last;
+        cache.count_hot(asked, hits);
+    }
+}
+
+/// [`Pieces::ahead`] of a piece of more than seven bytes (or one within eight bytes of the text's end): asks for its
+/// token slot, and for its set in the cache when it is one that will be merged.
+#[allow(clippy::inline_always)] // see `Pieces`
+#[inline(always)]
+fn ahead_longer(vocab: &Vocab, text: &[u8], cache: Option<&PieceCache>, start: usize, end: usize) {
+    let merged = |key| {
+        if let Some(cache) = cache {
+            cache.prefetch_short(key);
+        }
+    };
+    let longer = |piece: &[u8]| {
+        if let Some(cache) = cache {
+            cache.prefetch_long(piece);
+        }
+    };
+    vocab.prefetch_rank_of_longer(&text[start..end], merged, longer);
 }
 
 /// A token count that English, code and most other text stay under (about 4 bytes per token is typical), so the

@@ -542,8 +542,25 @@ fn pack_short(bytes: &[u8]) -> u64 {
 pub(crate) fn short_key_in(text: &[u8], start: usize, end: usize) -> Option<u64> {
     let len = end - start;
     let word = text.get(start..start + 8).filter(|_| (1..=SHORT_TOKEN_MAX).contains(&len))?;
+    Some(short_key_of_word(word, len))
+}
+
+/// [`short_key_in`] of the `len` bytes at `at` in a window of 64 + 8 bytes (`at` below 64), 0 for none: the same
+/// load and mask, without the bounds checks (every `at` has eight bytes in the window).
+#[inline]
+pub(crate) fn short_key_in_window(window: &[u8; 72], at: usize, len: usize) -> u64 {
+    let at = at % 64;
+    if !(1..=SHORT_TOKEN_MAX).contains(&len) {
+        return 0;
+    }
+    short_key_of_word(&window[at..at + 8], len)
+}
+
+/// The [`pack_short`] key of the first `len` (1 to 7) of eight bytes.
+#[inline]
+fn short_key_of_word(word: &[u8], len: usize) -> u64 {
     let word = u64::from_le_bytes(word.try_into().expect("eight bytes"));
-    Some((word & (u64::MAX >> (64 - 8 * len))) | ((len as u64) << 56))
+    (word & (u64::MAX >> (64 - 8 * len))) | ((len as u64) << 56)
 }
 
 /// The [`TokenMap::long_filter`] key of more than 15 bytes: the first and the last eight, and the length.

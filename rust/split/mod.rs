@@ -16,6 +16,7 @@ mod r50k;
 mod regex;
 
 use crate::error::{EncodeError, VocabError};
+pub use blocks::BLOCK;
 #[cfg(test)]
 use cursor::Cursor;
 use regex::RegexSplitter;
@@ -147,6 +148,36 @@ pub trait Pieces {
 
     /// The next piece.
     fn piece(&mut self, start: usize, end: usize);
+
+    /// Told of the pieces of a block ahead, as [`ahead`](Self::ahead) of each: the first starts at `start`, and bit
+    /// `i` of `ends` is set where one ends at `start + i`.
+    #[inline(always)]
+    #[allow(clippy::inline_always)] // see `piece`
+    fn ahead_block(&mut self, start: usize, ends: u64) {
+        for_each_in_block(start, ends, |start, end| self.ahead(start, end));
+    }
+
+    /// The next pieces, those of a block, as [`piece`](Self::piece) of each: the first starts at `start`, and bit
+    /// `i` of `ends` is set where one ends at `start + i`.
+    #[inline(always)]
+    #[allow(clippy::inline_always)] // see `piece`
+    fn block(&mut self, start: usize, ends: u64) {
+        for_each_in_block(start, ends, |start, end| self.piece(start, end));
+    }
+}
+
+/// Calls `on_piece` with each piece of a block, in order: the first starts at `start`, and bit `i` of `ends` is set
+/// where one ends at `start + i`.
+#[inline(always)]
+#[allow(clippy::inline_always)] // a call per block, inside the scanners' loops
+pub fn for_each_in_block(start: usize, mut ends: u64, mut on_piece: impl FnMut(usize, usize)) {
+    let mut piece = start;
+    while ends != 0 {
+        let end = start + ends.trailing_zeros() as usize;
+        on_piece(piece, end);
+        piece = end;
+        ends &= ends - 1;
+    }
 }
 
 impl<F: FnMut(usize, usize)> Pieces for F {
