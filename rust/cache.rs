@@ -7,7 +7,7 @@
 //! Pieces of up to 15 bytes go to a table of 131,072 entries of 32 bytes (4 MiB, and 128 KiB of [`Tags`]) in
 //! eight-way sets (see [`WAYS`]); longer ones to [`LongPieces`] (at most 12 MiB and 128 KiB), which also keeps the
 //! tokens of short pieces that merge into more than [`MAX_TOKENS`]. In front of them all, a hot table (2 MiB, see
-//! [`HotSet`]) holds pieces of up to seven bytes that give one or two tokens, whether they are tokens or merge, so that
+//! [`HotSet`]) holds pieces of up to 15 bytes that give one or two tokens, whether they are tokens or merge, so that
 //! most pieces of real text cost one line read. A thread keeps the caches of at most
 //! [`CACHES_PER_THREAD`] encoders, so memory is bounded and a long run never grows it; a batch's threads hand theirs on
 //! to the next batch's through [`DEPOT`]. The sizes were
@@ -148,7 +148,7 @@ pub struct PieceCache {
     long: LongPieces,
     /// Whether lookups pay: see [`Lookups`].
     lookups: Lookups,
-    /// Pieces of up to seven bytes, tokens or not, that give one or two tokens: see [`HotSet`].
+    /// Pieces of up to 15 bytes, tokens or not, that give one or two tokens: see [`HotSet`].
     hot: LargeTable<HotSet>,
     /// `64 - log2(hot.len())`.
     hot_shift: u32,
@@ -164,8 +164,8 @@ pub struct PieceCache {
 /// few short pieces repeat (random letters), a miss there costs a lookup and a put for nothing.
 const HOT_ENOUGH: u32 = WINDOW / 2;
 
-/// Two pieces of up to seven bytes (packed as the token table packs them) and their one or two tokens, in half a line
-/// of the hot table: a lookup reads one line, and a piece that is no token costs no more than one that is (where
+/// Two pieces of up to 15 bytes (packed as the token table packs them) and their one or two tokens, in one line of
+/// the hot table: a lookup reads one line, and a piece that is no token costs no more than one that is (where
 /// otherwise it takes a miss in the token table, a filter, the merge's dispatch and the cache's tags and set).
 /// Measured with `benches/side_by_side.py` against the token table first (6 MB corpora, 10 passes, this 2-core
 /// machine), three runs: `encode_to_numpy` English 1.06-1.16x with cl100k_base and 1.11-1.14x with o200k_base, code
@@ -173,10 +173,10 @@ const HOT_ENOUGH: u32 = WINDOW / 2;
 /// (noise); the 1 MiB worst cases within the noise of the two runs (0.91-1.16x) once the table is skipped where it
 /// finds too little (see [`HOT_ENOUGH`]; without that, random letters with o200k_base ran at 0.82-0.91x).
 #[derive(Clone, Copy)]
-#[repr(C, align(32))]
+#[repr(C, align(64))]
 pub struct HotSet {
-    /// 0 for an empty way (no piece packs to it).
-    keys: [u64; HOT_WAYS],
+    /// `[0, 0]` for an empty way (no piece packs to it).
+    keys: [HotKey; HOT_WAYS],
     /// The second [`NO_RANK`] for a piece of one token.
     tokens: [[Rank; 2]; HOT_WAYS],
 }
@@ -184,6 +184,9 @@ pub struct HotSet {
 /// Ways of a [`HotSet`]: two, so that a lookup compares the key with one of them, chosen by comparing with the other
 /// (with four, comparing them all was 19 of about 55 instructions per piece found).
 const HOT_WAYS: usize = 2;
+
+/// A piece of up to 15 bytes, packed by [`pack_up_to_15`] (a piece of up to seven bytes is `[its short key, 0]`).
+pub type HotKey = [u64; 2];
 
 /// The hot table of a [`PieceCache`], borrowed for lookups (see [`PieceCache::hot_table`]).
 pub struct HotTable<'a> {
@@ -193,9 +196,9 @@ pub struct HotTable<'a> {
 }
 
 impl HotTable<'_> {
-    /// The tokens of a piece of up to seven bytes, packed into `key`, if the table has them.
+    /// The tokens of a piece of up to 15 bytes, packed into `key`, if the table has them.
     #[inline]
-    pub fn get(&self, key: u64) -> Option<[Rank; 2]> {
+    pub fn get(&self, key: HotKey) -> Option<[Rank; 2]> {
         let index = PieceCache::hot_set(key, self.shift);
         debug_assert!(index < self.sets.len());
         // SAFETY: `shift` is 64 - log2 of the table's length, so `hot_set` keeps fewer bits than that (a bounds check
@@ -205,20 +208,20 @@ impl HotTable<'_> {
         (set.keys[way] == key).then(|| set.tokens[way])
     }
 
-    /// Asks for the set of a piece of up to seven bytes, packed into `key`.
+    /// Asks for the set of a piece of up to 15 bytes, packed into `key`.
     #[inline]
-    pub fn prefetch(&self, key: u64) {
+    pub fn prefetch(&self, key: HotKey) {
         prefetch_line(self.sets.as_ptr().wrapping_add(PieceCache::hot_set(key, self.shift)));
     }
 }
 
-const EMPTY_HOT_SET: HotSet = HotSet { keys: [0; HOT_WAYS], tokens: [[0; 2]; HOT_WAYS] };
+const EMPTY_HOT_SET: HotSet = HotSet { keys: [[0; 2]; HOT_WAYS], tokens: [[0; 2]; HOT_WAYS] };
 
 impl HotSet {
     /// Puts a piece in the first empty way, else in the one `turn` (a count of puts) names.
     #[inline]
-    fn put(&mut self, key: u64, tokens: [Rank; 2], turn: &mut usize) {
-        let way = self.keys.iter().position(|&found| found == 0).unwrap_or_else(|| {
+    fn put(&mut self, key: HotKey, tokens: [Rank; 2], turn: &mut usize) {
+        let way = self.keys.iter().position(|&found| found == [0, 0]).unwrap_or_else(|| {
             *turn = turn.wrapping_add(1);
             *turn % HOT_WAYS
         });
@@ -227,10 +230,10 @@ impl HotSet {
     }
 }
 
-/// Sets of the hot table (2 MiB), which starts with [`FIRST_HOT_SETS`] (32 KiB) and grows once as many pieces were
+/// Sets of the hot table (4 MiB), which starts with [`FIRST_HOT_SETS`] (32 KiB) and grows once as many pieces were
 /// put in as it has ways, as the sets of the merged pieces do (see [`FIRST_SETS`]).
 const HOT_SETS: usize = 1 << 16;
-const FIRST_HOT_SETS: usize = 1 << 10;
+const FIRST_HOT_SETS: usize = 1 << 9;
 
 /// How often a cache finds the pieces it is asked for, and whether it is asked for every piece merged.
 ///
@@ -462,13 +465,13 @@ impl PieceCache {
     /// The set of the hot table of `shift` for a packed piece.
     #[inline]
     #[allow(clippy::cast_possible_truncation)] // the shift leaves log2(sets) bits
-    fn hot_set(key: u64, shift: u32) -> usize {
-        (key.wrapping_mul(FIBONACCI) >> shift) as usize
+    fn hot_set(key: HotKey, shift: u32) -> usize {
+        ((key[0] ^ key[1].rotate_left(32)).wrapping_mul(FIBONACCI) >> shift) as usize
     }
 
-    /// The tokens of a piece of up to seven bytes, packed into `key`, if the hot table has them.
+    /// The tokens of a piece of up to 15 bytes, packed into `key`, if the hot table has them.
     #[inline]
-    pub fn hot_get(&mut self, key: u64) -> Option<[Rank; 2]> {
+    pub fn hot_get(&mut self, key: HotKey) -> Option<[Rank; 2]> {
         let found = self.hot_peek(key);
         self.hot_lookups.count(found.is_some(), HOT_ENOUGH);
         found
@@ -477,7 +480,7 @@ impl PieceCache {
     /// [`hot_get`](Self::hot_get) without counting the lookup: for a block of pieces, counted together with
     /// [`count_hot`](Self::count_hot).
     #[inline]
-    pub fn hot_peek(&self, key: u64) -> Option<[Rank; 2]> {
+    pub fn hot_peek(&self, key: HotKey) -> Option<[Rank; 2]> {
         self.hot_table().get(key)
     }
 
@@ -505,15 +508,15 @@ impl PieceCache {
         !self.hot_lookups.sampling
     }
 
-    /// Asks for the hot set of a piece of up to seven bytes, packed into `key`.
+    /// Asks for the hot set of a piece of up to 15 bytes, packed into `key`.
     #[inline]
-    pub fn prefetch_hot(&self, key: u64) {
+    pub fn prefetch_hot(&self, key: HotKey) {
         prefetch_line(self.hot.as_ptr().wrapping_add(Self::hot_set(key, self.hot_shift)));
     }
 
-    /// Remembers the one or two tokens of a piece of up to seven bytes.
+    /// Remembers the one or two tokens of a piece of up to 15 bytes.
     #[inline]
-    pub fn hot_put(&mut self, key: u64, tokens: &[Rank]) {
+    pub fn hot_put(&mut self, key: HotKey, tokens: &[Rank]) {
         let tokens = match *tokens {
             [first] => [first, NO_RANK],
             [first, second] => [first, second],
@@ -534,7 +537,7 @@ impl PieceCache {
         let small = std::mem::replace(&mut self.hot, LargeTable::filled(HOT_SETS, EMPTY_HOT_SET));
         self.hot_shift = 64 - HOT_SETS.trailing_zeros();
         for set in small.iter() {
-            for (&key, &tokens) in set.keys.iter().zip(&set.tokens).filter(|(&key, _)| key != 0) {
+            for (&key, &tokens) in set.keys.iter().zip(&set.tokens).filter(|(&key, _)| key != [0, 0]) {
                 self.hot[Self::hot_set(key, self.hot_shift)].put(key, tokens, &mut self.hot_turn);
             }
         }
@@ -903,7 +906,7 @@ mod tests {
     fn the_hot_table_keeps_one_or_two_tokens_per_piece_across_growing_and_evicting() {
         with_cache(new_owner(), |cache| {
             let cache = cache.expect("not in use");
-            let key = |n: u64| (n + 1).wrapping_mul(0x0101_0001) & 0x00FF_FFFF_FFFF_FFFF | 5 << 56;
+            let key = |n: u64| [(n + 1).wrapping_mul(0x0101_0001) & 0x00FF_FFFF_FFFF_FFFF | 5 << 56, 0];
             let rank = |n: u64| Rank::try_from(n).expect("small");
             cache.hot_put(key(0), &[7]);
             cache.hot_put(key(1), &[8, 9]);
@@ -911,7 +914,7 @@ mod tests {
             assert_eq!(cache.hot_get(key(0)), Some([7, NO_RANK]));
             assert_eq!(cache.hot_get(key(1)), Some([8, 9]));
             assert_eq!(cache.hot_get(key(2)), None, "three tokens are not kept");
-            assert_eq!(cache.hot_get(key(0) ^ 1), None);
+            assert_eq!(cache.hot_get([key(0)[0] ^ 1, 0]), None);
             // Up to the put that grows the first, small table: it keeps what the small one had.
             let mut n = 3;
             while cache.hot_puts_before_growing > 1 {
@@ -919,11 +922,11 @@ mod tests {
                 n += 1;
             }
             assert_eq!(cache.hot.len(), FIRST_HOT_SETS);
-            let small: Vec<(u64, [Rank; 2])> = cache
+            let small: Vec<(HotKey, [Rank; 2])> = cache
                 .hot
                 .iter()
                 .flat_map(|set| set.keys.into_iter().zip(set.tokens))
-                .filter(|&(k, _)| k != 0)
+                .filter(|&(k, _)| k != [0, 0])
                 .collect();
             assert!(small.len() > FIRST_HOT_SETS, "{} pieces", small.len());
             cache.hot_put(key(n), &[rank(n)]);
@@ -948,7 +951,7 @@ mod tests {
     fn the_hot_table_is_skipped_for_seven_pieces_in_eight_while_it_finds_less_than_half() {
         with_cache(new_owner(), |cache| {
             let cache = cache.expect("not in use");
-            let key = |n: u32| u64::from(n) | 3 << 56;
+            let key = |n: u32| [u64::from(n) | 3 << 56, 0];
             cache.hot_put(key(0), &[1]);
             for n in 0..WINDOW {
                 assert!(cache.hot_worth_it());

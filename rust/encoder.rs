@@ -4,12 +4,12 @@ use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
 use crate::batch::{map_in_parallel, threads_for_texts};
-use crate::cache::{new_owner, with_cache, PieceCache};
+use crate::cache::{new_owner, with_cache, HotKey, PieceCache};
 use crate::error::{DecodeError, EncodeError, VocabError};
 use crate::merge::{byte_pair_encode, encode_piece, encode_piece_in};
 use crate::special::{SpecialPolicy, SpecialTokens};
 use crate::split::{for_each_in_block, Pieces, Splitter, BLOCK};
-use crate::vocab::{escape, short_key_in, short_key_in_window, Rank, Vocab, NO_RANK};
+use crate::vocab::{escape, hot_key_in_window, pack_up_to_15, short_key_in, Rank, Vocab, NO_RANK};
 
 /// A byte-level BPE tokenizer: a vocab, a split pattern and special tokens.
 ///
@@ -360,17 +360,18 @@ struct PieceEncoder<'a> {
     short_keys_newer: usize,
 }
 
-/// The [`short_key_in`] keys of a block's pieces, in order (0 for a piece that has none), computed when the block is
+/// The hot-table keys of a block's pieces (see [`HotKey`]), in order (`[0, _]` for a piece of more than 15 bytes, or
+/// whose first eight bytes are zeros, which the hot table does not take), computed when the block is
 /// told of ahead and used when its pieces come, instead of computed again: a block's pieces come after the next block
 /// was told of ahead (see `split::blocks::scan`), so the encoder keeps two.
 struct BlockKeys {
     /// Where the block starts; `usize::MAX` for none.
     start: usize,
-    keys: [u64; BLOCK],
+    keys: [HotKey; BLOCK],
 }
 
 impl BlockKeys {
-    const NONE: Self = Self { start: usize::MAX, keys: [0; BLOCK] };
+    const NONE: Self = Self { start: usize::MAX, keys: [[0; 2]; BLOCK] };
 }
 
 impl Pieces for PieceEncoder<'_> {
@@ -384,7 +385,7 @@ impl Pieces for PieceEncoder<'_> {
         let cache = self.cache.as_deref();
         if let Some(key) = short_key_in(self.text, start, end) {
             match cache {
-                Some(cache) if cache.hot_in_use() => cache.prefetch_hot(key),
+                Some(cache) if cache.hot_in_use() => cache.prefetch_hot([key, 0]),
                 _ => self.vocab.prefetch_short_rank(key),
             }
             return;
@@ -406,7 +407,7 @@ impl Pieces for PieceEncoder<'_> {
         let short_keys = &mut self.short_keys[slot];
         short_keys.start = start;
         let (vocab, text, hot) = (self.vocab, self.text, cache.hot_table());
-        let mut fill = |key_of: &dyn Fn(usize, usize) -> u64| {
+        let mut fill = |key_of: &dyn Fn(usize, usize) -> HotKey| {
             let (mut piece, mut ends, mut index) = (start, ends, 0);
             // A loop of its own, as in `block`.
             while ends != 0 {
@@ -415,7 +416,7 @@ impl Pieces for PieceEncoder<'_> {
                 let key = key_of(piece, end);
                 short_keys.keys[index % BLOCK] = key;
                 index += 1;
-                if key == 0 {
+                if key[0] == 0 {
                     ahead_longer(vocab, text, Some(cache), piece, end);
                 } else {
                     hot.prefetch(key);
@@ -423,12 +424,12 @@ impl Pieces for PieceEncoder<'_> {
                 piece = end;
             }
         };
-        if let Some(window) = text.get(start..start + BLOCK + 8) {
-            // Every piece of the block has eight bytes from its start in `window`: one load each, unchecked.
-            let window: &[u8; BLOCK + 8] = window.try_into().expect("the length asked for");
-            fill(&|piece, end| short_key_in_window(window, piece - start, end - piece));
+        if let Some(window) = text.get(start..start + BLOCK + 16) {
+            // Every piece of the block has 16 bytes from its start in `window`: its key without bounds checks.
+            let window: &[u8; BLOCK + 16] = window.try_into().expect("the length asked for");
+            fill(&|piece, end| hot_key_in_window(window, piece - start, end - piece));
         } else {
-            fill(&|piece, end| short_key_in(text, piece, end).unwrap_or(0));
+            fill(&|piece, end| pack_up_to_15(&text[piece..end]).unwrap_or([0, 0]));
         }
     }
 
@@ -440,14 +441,14 @@ impl Pieces for PieceEncoder<'_> {
         let before = self.out.len();
         if let (Some(key), Some(cache)) = (short_key_in(self.text, start, end), self.cache.as_deref_mut()) {
             if cache.hot_worth_it() {
-                if let Some(tokens) = cache.hot_get(key) {
+                if let Some(tokens) = cache.hot_get([key, 0]) {
                     self.out.push(tokens[0]);
                     if tokens[1] != NO_RANK {
                         self.out.push(tokens[1]);
                     }
                 } else {
                     encode_piece_in(self.vocab, self.text, start, end, self.out, Some(&mut *cache));
-                    cache.hot_put(key, &self.out[before..]);
+                    cache.hot_put([key, 0], &self.out[before..]);
                 }
                 self.last = self.out.len() - before;
                 return;
@@ -489,7 +490,7 @@ impl Pieces for PieceEncoder<'_> {
                 ends &= ends - 1;
                 let key = keys[index % BLOCK];
                 index += 1;
-                let found = if key == 0 { None } else { hot.get(key) };
+                let found = if key[0] == 0 { None } else { hot.get(key) };
                 let Some(tokens) = found else {
                     missed = Some((piece, end, key));
                     piece = end;
@@ -510,7 +511,7 @@ impl Pieces for PieceEncoder<'_> {
             let Some((missed_start, missed_end, key)) = missed else { break };
             let before = out.len();
             encode_piece_in(vocab, text, missed_start, missed_end, out, Some(&mut *cache));
-            if key != 0 {
+            if key[0] != 0 {
                 asked += 1;
                 cache.hot_put(key, &out[before..]);
             }

@@ -545,15 +545,17 @@ pub(crate) fn short_key_in(text: &[u8], start: usize, end: usize) -> Option<u64>
     Some(short_key_of_word(word, len))
 }
 
-/// [`short_key_in`] of the `len` bytes at `at` in a window of 64 + 8 bytes (`at` below 64), 0 for none: the same
-/// load and mask, without the bounds checks (every `at` has eight bytes in the window).
+/// [`pack_up_to_15`] of the `len` bytes at `at` in a window of 64 + 16 bytes (`at` below 64), `[0, 0]` for more than
+/// 15 bytes: the loads and masks of [`short_key_in`] and [`pack_medium`], without the bounds checks (every `at` has
+/// 16 bytes in the window).
 #[inline]
-pub(crate) fn short_key_in_window(window: &[u8; 72], at: usize, len: usize) -> u64 {
+pub(crate) fn hot_key_in_window(window: &[u8; 80], at: usize, len: usize) -> [u64; 2] {
     let at = at % 64;
-    if !(1..=SHORT_TOKEN_MAX).contains(&len) {
-        return 0;
+    match len {
+        1..=SHORT_TOKEN_MAX => [short_key_of_word(&window[at..at + 8], len), 0],
+        MEDIUM_TOKEN_MIN..=MEDIUM_TOKEN_MAX => pack_medium(&window[at..at + len]),
+        _ => [0, 0],
     }
-    short_key_of_word(&window[at..at + 8], len)
 }
 
 /// The [`pack_short`] key of the first `len` (1 to 7) of eight bytes.
