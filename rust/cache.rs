@@ -6,9 +6,10 @@
 //!
 //! Pieces of up to 15 bytes go to a table of 131,072 entries of 32 bytes (4 MiB, and 128 KiB of [`Tags`]) in
 //! eight-way sets (see [`WAYS`]); longer ones to [`LongPieces`] (at most 12 MiB and 128 KiB), which also keeps the
-//! tokens of short pieces that merge into more than [`MAX_TOKENS`]. In front of them all, a hot table (2 MiB, see
+//! tokens of short pieces that merge into more than [`MAX_TOKENS`]. In front of them all, a hot table (4 MiB, see
 //! [`HotSet`]) holds pieces of up to 15 bytes that give one or two tokens, whether they are tokens or merge, so that
-//! most pieces of real text cost one line read. A thread keeps the caches of at most
+//! most pieces of real text cost one line read (the encoder asks it for pieces of up to 7 bytes one at a time, and for
+//! those of up to 15 bytes a block at a time). A thread keeps the caches of at most
 //! [`CACHES_PER_THREAD`] encoders, so memory is bounded and a long run never grows it; a batch's threads hand theirs on
 //! to the next batch's through [`DEPOT`]. The sizes were
 //! measured on the benchmark corpora (6 MB each, 4 KiB documents, cl100k_base, a warm second pass, best of 3):

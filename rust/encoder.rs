@@ -523,8 +523,9 @@ impl Pieces for PieceEncoder<'_> {
     }
 }
 
-/// [`Pieces::ahead`] of a piece of more than seven bytes (or one within eight bytes of the text's end): asks for its
-/// token slot, and for its set in the cache when it is one that will be merged.
+/// [`Pieces::ahead`] of a piece that is not looked up in the hot table (of more than seven bytes one at a time, more
+/// than 15 in a block, or within eight bytes of the text's end): asks for its token slot, and for its set in the cache
+/// when it is one that will be merged.
 #[allow(clippy::inline_always)] // see `Pieces`
 #[inline(always)]
 fn ahead_longer(vocab: &Vocab, text: &[u8], cache: Option<&PieceCache>, start: usize, end: usize) {
