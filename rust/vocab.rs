@@ -738,6 +738,21 @@ mod tests {
         assert_ne!(pack_short(&[0x61]), pack_short(&[0x61, 0x00]));
     }
 
+    #[test]
+    fn keys_in_a_window_are_the_keys_of_the_bytes_alone() {
+        // Bytes after each piece differ from the piece's own, so a key that kept one would show.
+        let window: [u8; 80] = std::array::from_fn(|at| u8::try_from(at * 37 % 251 + 1).expect("below 256"));
+        for at in 0..64 {
+            for len in 1..=80 - at {
+                let bytes = &window[at..at + len];
+                assert_eq!(hot_key_in_window(&window, at, len), pack_up_to_15(bytes).unwrap_or([0, 0]), "{at} {len}");
+                if let Some(key) = short_key_in(&window, at, at + len) {
+                    assert_eq!(key, pack_short(bytes), "{at} {len}");
+                }
+            }
+        }
+    }
+
     fn byte_lines() -> String {
         let mut lines = String::new();
         for byte in 0..=255u8 {
