@@ -9,7 +9,7 @@ use crate::cache::{new_owner, with_cache, HotKey, PieceCache};
 use crate::error::{DecodeError, EncodeError, VocabError};
 use crate::merge::{byte_pair_encode, encode_piece, encode_piece_in};
 use crate::special::{SpecialPolicy, SpecialTokens};
-use crate::split::{for_each_in_block, Pieces, Splitter, BLOCK};
+use crate::split::{block_pieces, Pieces, Splitter, BLOCK};
 use crate::vocab::{escape, hot_key_in_window, pack_up_to_15, short_key_in, Rank, Vocab, NO_RANK};
 
 /// A byte-level BPE tokenizer: a vocab, a split pattern and special tokens.
@@ -413,7 +413,9 @@ impl Pieces for PieceEncoder<'_> {
     #[inline(always)]
     fn ahead_block(&mut self, start: usize, ends: u64) {
         let Some(cache) = self.cache.as_deref().filter(|cache| cache.hot_in_use()) else {
-            for_each_in_block(start, ends, |start, end| self.ahead(start, end));
+            for (start, end) in block_pieces(start, ends) {
+                self.ahead(start, end);
+            }
             return;
         };
         // The older of the two, overwritten.
@@ -424,7 +426,7 @@ impl Pieces for PieceEncoder<'_> {
         let (vocab, text, hot) = (self.vocab, self.text, cache.hot_table());
         let mut fill = |key_of: &dyn Fn(usize, usize) -> HotKey| {
             let (mut piece, mut ends, mut index) = (start, ends, 0);
-            // A loop of its own, as in `block`.
+            // A loop of its own rather than `block_pieces`: it also counts the pieces, whose keys it keeps by index.
             while ends != 0 {
                 let end = start + ends.trailing_zeros() as usize;
                 ends &= ends - 1;
@@ -481,12 +483,16 @@ impl Pieces for PieceEncoder<'_> {
     fn block(&mut self, start: usize, ends: u64) {
         let Self { vocab, text, out, cache, last, block_keys, .. } = self;
         let Some(cache) = cache.as_deref_mut().filter(|cache| cache.hot_in_use()) else {
-            for_each_in_block(start, ends, |start, end| self.piece(start, end));
+            for (start, end) in block_pieces(start, ends) {
+                self.piece(start, end);
+            }
             return;
         };
         let Some(block_keys) = block_keys.iter().find(|keys| keys.start == start) else {
             // Not told of ahead with the hot table in use: asked for its keys one by one.
-            for_each_in_block(start, ends, |start, end| self.piece(start, end));
+            for (start, end) in block_pieces(start, ends) {
+                self.piece(start, end);
+            }
             return;
         };
         let keys = &block_keys.keys;

@@ -154,7 +154,9 @@ pub trait Pieces {
     #[inline(always)]
     #[allow(clippy::inline_always)] // see `piece`
     fn ahead_block(&mut self, start: usize, ends: u64) {
-        for_each_in_block(start, ends, |start, end| self.ahead(start, end));
+        for (start, end) in block_pieces(start, ends) {
+            self.ahead(start, end);
+        }
     }
 
     /// The next pieces, those of a block, as [`piece`](Self::piece) of each: the first starts at `start`, and bit
@@ -162,22 +164,29 @@ pub trait Pieces {
     #[inline(always)]
     #[allow(clippy::inline_always)] // see `piece`
     fn block(&mut self, start: usize, ends: u64) {
-        for_each_in_block(start, ends, |start, end| self.piece(start, end));
+        for (start, end) in block_pieces(start, ends) {
+            self.piece(start, end);
+        }
     }
 }
 
-/// Calls `on_piece` with each piece of a block, in order: the first starts at `start`, and bit `i` of `ends` is set
-/// where one ends at `start + i`.
-#[inline(always)]
-#[allow(clippy::inline_always)] // a call per block, inside the scanners' loops
-pub fn for_each_in_block(start: usize, mut ends: u64, mut on_piece: impl FnMut(usize, usize)) {
+/// The byte ranges of a block's pieces, in order: the first starts at `start`, and bit `i` of `ends` is set where one
+/// ends at `start + i`. An iterator for a plain loop: a closure called per piece stayed out of line (callgrind, 1 MiB
+/// of random letters with o200k_base, where the encoder's hot table is skipped: 29 M instructions in the closure).
+#[inline]
+pub fn block_pieces(start: usize, ends: u64) -> impl Iterator<Item = (usize, usize)> {
     let mut piece = start;
-    while ends != 0 {
+    let mut ends = ends;
+    std::iter::from_fn(move || {
+        if ends == 0 {
+            return None;
+        }
         let end = start + ends.trailing_zeros() as usize;
-        on_piece(piece, end);
-        piece = end;
         ends &= ends - 1;
-    }
+        let range = (piece, end);
+        piece = end;
+        Some(range)
+    })
 }
 
 impl<F: FnMut(usize, usize)> Pieces for F {
