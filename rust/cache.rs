@@ -165,14 +165,15 @@ pub struct PieceCache {
 /// few short pieces repeat (random letters), a miss there costs a lookup and a put for nothing.
 const HOT_ENOUGH: u32 = WINDOW / 2;
 
-/// Two pieces of up to 15 bytes (packed as the token table packs them) and their one or two tokens, in one line of
-/// the hot table: a lookup reads one line, and a piece that is no token costs no more than one that is (where
-/// otherwise it takes a miss in the token table, a filter, the merge's dispatch and the cache's tags and set).
-/// Measured with `benches/side_by_side.py` against the token table first (6 MB corpora, 10 passes, this 2-core
-/// machine), three runs: `encode_to_numpy` English 1.06-1.16x with cl100k_base and 1.11-1.14x with o200k_base, code
-/// 1.04-1.06x and 1.06-1.10x, multilingual 1.03-1.05x and 1.07-1.10x; a first pass over 1 MB of English 0.84-1.24x
-/// (noise); the 1 MiB worst cases within the noise of the two runs (0.91-1.16x) once the table is skipped where it
-/// finds too little (see [`HOT_ENOUGH`]; without that, random letters with o200k_base ran at 0.82-0.91x).
+/// Two pieces of up to 15 bytes (packed as the token table packs them) and their one or two tokens, in one line of the
+/// hot table: a lookup reads one line, and a piece that is no token costs no more than one that is (where otherwise it
+/// takes a miss in the token table, a filter, the merge's dispatch and the cache's tags and set). Measured when a set
+/// held four pieces of up to seven bytes (for two of up to 15, see [`HOT_WAYS`] and commits d9883a1 and e17f15f), with
+/// `benches/side_by_side.py` against the token table first (6 MB corpora, 10 passes, this 2-core machine), three runs:
+/// `encode_to_numpy` English 1.06-1.16x with cl100k_base and 1.11-1.14x with o200k_base, code 1.04-1.06x and
+/// 1.06-1.10x, multilingual 1.03-1.05x and 1.07-1.10x; a first pass over 1 MB of English 0.84-1.24x (noise); the 1 MiB
+/// worst cases within the noise of the two runs (0.91-1.16x) once the table is skipped where it finds too little (see
+/// [`HOT_ENOUGH`]; without that, random letters with o200k_base ran at 0.82-0.91x).
 #[derive(Clone, Copy)]
 #[repr(C, align(64))]
 pub struct HotSet {
