@@ -474,16 +474,9 @@ impl PieceCache {
     /// The tokens of a piece of up to 15 bytes, packed into `key`, if the hot table has them.
     #[inline]
     pub fn hot_get(&mut self, key: HotKey) -> Option<[Rank; 2]> {
-        let found = self.hot_peek(key);
+        let found = self.hot_table().get(key);
         self.hot_lookups.count(found.is_some(), HOT_ENOUGH);
         found
-    }
-
-    /// [`hot_get`](Self::hot_get) without counting the lookup: for a block of pieces, counted together with
-    /// [`count_hot`](Self::count_hot).
-    #[inline]
-    pub fn hot_peek(&self, key: HotKey) -> Option<[Rank; 2]> {
-        self.hot_table().get(key)
     }
 
     /// The hot table, for a run of lookups with nothing put in between.
@@ -491,8 +484,8 @@ impl PieceCache {
     pub fn hot_table(&self) -> HotTable<'_> {
         HotTable { sets: &self.hot, shift: self.hot_shift }
     }
-    /// Counts `asked` lookups of [`hot_peek`](Self::hot_peek) or [`hot_table`](Self::hot_table), `hits` of which
-    /// found their piece.
+    /// Counts `asked` lookups in [`hot_table`](Self::hot_table) (a block's, counted at once), `hits` of which found
+    /// their piece.
     #[inline]
     pub fn count_hot(&mut self, asked: u32, hits: u32) {
         self.hot_lookups.count_many(asked, hits, HOT_ENOUGH);
@@ -513,7 +506,7 @@ impl PieceCache {
     /// Asks for the hot set of a piece of up to 15 bytes, packed into `key`.
     #[inline]
     pub fn prefetch_hot(&self, key: HotKey) {
-        prefetch_line(self.hot.as_ptr().wrapping_add(Self::hot_set(key, self.hot_shift)));
+        self.hot_table().prefetch(key);
     }
 
     /// Remembers the one or two tokens of a piece of up to 15 bytes.
