@@ -425,20 +425,14 @@ impl Pieces for PieceEncoder<'_> {
         block_keys.start = start;
         let (vocab, text, hot) = (self.vocab, self.text, cache.hot_table());
         let mut fill = |key_of: &dyn Fn(usize, usize) -> HotKey| {
-            let (mut piece, mut ends, mut index) = (start, ends, 0);
-            // A loop of its own rather than `block_pieces`: it also counts the pieces, whose keys it keeps by index.
-            while ends != 0 {
-                let end = start + ends.trailing_zeros() as usize;
-                ends &= ends - 1;
+            for ((piece, end), slot) in block_pieces(start, ends).zip(block_keys.keys.iter_mut()) {
                 let key = key_of(piece, end);
-                block_keys.keys[index % BLOCK] = key;
-                index += 1;
+                *slot = key;
                 if key[0] == 0 {
                     ahead_longer(vocab, text, Some(cache), piece, end);
                 } else {
                     hot.prefetch(key);
                 }
-                piece = end;
             }
         };
         if let Some(window) = text.get(start..start + BLOCK + 16) {
@@ -495,29 +489,25 @@ impl Pieces for PieceEncoder<'_> {
             }
             return;
         };
-        let keys = &block_keys.keys;
         let (mut asked, mut hits, mut tokens_of_last) = (0, 0, 0);
-        let (mut piece, mut ends, mut index) = (start, ends, 0);
-        while ends != 0 {
+        let mut pieces = block_pieces(start, ends).zip(&block_keys.keys);
+        let mut left = ends.count_ones() as usize;
+        loop {
             // The pieces that the hot table holds, in a loop that writes their tokens into room made beforehand,
             // up to the first piece that it does not hold (or that is too long for it). Room for two tokens per piece
             // left, no more: the output is made for the text's usual token count, and room for a whole block's worth
             // made it grow on short texts.
-            let most = 2 * ends.count_ones() as usize;
+            let most = 2 * left;
             out.reserve(most);
             let hot = cache.hot_table();
             let room = &mut out.spare_capacity_mut()[..most];
             let mut written = 0;
             let mut missed = None;
-            while ends != 0 {
-                let end = start + ends.trailing_zeros() as usize;
-                ends &= ends - 1;
-                let key = keys[index % BLOCK];
-                index += 1;
+            for ((piece, end), &key) in pieces.by_ref() {
+                left -= 1;
                 let found = if key[0] == 0 { None } else { hot.get(key) };
                 let Some(tokens) = found else {
                     missed = Some((piece, end, key));
-                    piece = end;
                     break;
                 };
                 // Both values in one store; the second is kept only when it is a token.
@@ -528,7 +518,6 @@ impl Pieces for PieceEncoder<'_> {
                 tokens_of_last = 1 + usize::from(tokens[1] != NO_RANK);
                 written += tokens_of_last;
                 hits += 1;
-                piece = end;
             }
             // SAFETY: the loop wrote the first `written` values of the room after the vector's end.
             unsafe { out.set_len(out.len() + written) };
