@@ -41,6 +41,8 @@ pub struct Backtracker {
     /// of the search's time went to lookups of lengths no token there had).
     by_prefix: FxHashMap<u32, (u32, u32)>,
     lengths: Vec<u16>,
+    /// Bit `a << 8 | b` is set when some token holds the byte `a` directly followed by `b` (see [`Self::is_cut`]).
+    inner_pairs: Box<[u64; 1 << 10]>,
 }
 
 const UNREACHABLE: Rank = Rank::MAX;
@@ -63,6 +65,7 @@ impl Backtracker {
             joins: PackedTable::for_len(vocab.len()),
             by_prefix: FxHashMap::default(),
             lengths: Vec::new(),
+            inner_pairs: Box::new([0; 1 << 10]),
         };
         // In rank order, each token's last merge can only join tokens already in the tables (checked below), and
         // merging its bytes without it ends in exactly those two tokens: the only split of its bytes into two
@@ -70,6 +73,10 @@ impl Backtracker {
         // merging every token's bytes took 300 ms for o200k_base).
         let mut groups: FxHashMap<u32, Vec<u16>> = FxHashMap::default();
         for (bytes, rank) in vocab.iter() {
+            for pair in bytes.windows(2) {
+                let bit = usize::from(pair[0]) << 8 | usize::from(pair[1]);
+                tables.inner_pairs[bit >> 6] |= 1 << (bit & 63);
+            }
             if bytes.len() == 1 {
                 tables.splits[rank as usize] = (rank, rank);
                 continue;
@@ -97,6 +104,28 @@ impl Backtracker {
             tables.by_prefix.insert(key, (start, u32::try_from(tables.lengths.len()).ok()?));
         }
         Some(tables)
+    }
+
+    /// Whether no token holds the byte `before` directly followed by `after`. Every part of a merge is a token or a
+    /// byte, so no part ever spans the boundary between two such bytes of a piece: the merge of the piece is the
+    /// merges of the two sides laid end to end (each side merged on its own, without looking it up whole first).
+    #[inline]
+    pub(crate) fn is_cut(&self, before: u8, after: u8) -> bool {
+        let bit = usize::from(before) << 8 | usize::from(after);
+        self.inner_pairs[bit >> 6] & 1 << (bit & 63) == 0
+    }
+
+    /// The first cut (see [`is_cut`](Self::is_cut)) after `from` and before the end of `piece`, if any.
+    #[inline]
+    pub(crate) fn next_cut(&self, piece: &[u8], from: usize) -> Option<usize> {
+        let mut before = *piece.get(from)?;
+        for (at, &after) in piece.iter().enumerate().skip(from + 1) {
+            if self.is_cut(before, after) {
+                return Some(at);
+            }
+            before = after;
+        }
+        None
     }
 
     /// The split of `bytes` into two reachable, compatible tokens, if there is one; an error when there are two
@@ -178,7 +207,7 @@ impl Backtracker {
 
     /// The rank of `bytes` if they are a reachable token.
     #[inline]
-    fn reachable(&self, vocab: &Vocab, bytes: &[u8]) -> Option<Rank> {
+    pub(crate) fn reachable(&self, vocab: &Vocab, bytes: &[u8]) -> Option<Rank> {
         let rank = match *bytes {
             // Every position may try two bytes: a table load, not a hash probe.
             [first, second] => Some(vocab.byte_pair_rank(first, second)).filter(|&rank| rank != crate::vocab::NO_RANK),

@@ -41,6 +41,13 @@ def emoji_bytes(size: int) -> str:
     return "".join(parts)
 
 
+def punctuation_then_emoji(size: int) -> str:
+    """One piece of about ``size`` bytes: pseudo-random ASCII punctuation, then mixed emoji. The merge of a long
+    piece chooses how to go on from its first 4 KiB, so LONG_INPUTS also has this reversed, emoji first."""
+    marks = (string.punctuation * 9)[:256].encode()
+    return random.Random(2).randbytes(size // 2).translate(marks).decode() + emoji_bytes(size // 2)  # noqa: S311
+
+
 # (generator of a text of about `size` bytes, encodings that get the full 1 MiB). Every encoding gets the
 # 20 KiB version, compared with tiktoken; the 1 MiB version runs on a subset chosen so each path is covered
 # (p50k_base has tokens for runs of spaces; cl100k_base and o200k_base have the newest patterns) in a few seconds.
@@ -53,6 +60,8 @@ LONG_INPUTS = {
     "punctuation": (repeat("!"), ["r50k_base"]),
     "random-letters": (random_letters, ["o200k_base"]),
     "emoji": (emoji_bytes, ["cl100k_base"]),
+    "punctuation-then-emoji": (punctuation_then_emoji, ["o200k_base"]),
+    "emoji-then-punctuation": (lambda size: punctuation_then_emoji(size)[::-1], ["cl100k_base"]),
 }
 
 
