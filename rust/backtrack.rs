@@ -41,7 +41,7 @@ pub struct Backtracker {
     /// of the search's time went to lookups of lengths no token there had).
     by_prefix: FxHashMap<u32, (u32, u32)>,
     lengths: Vec<u16>,
-    /// Bit `a << 8 | b` is set when some token holds the byte `a` directly followed by `b` (see [`Self::is_cut`]).
+    /// Bit `a << 8 | b` is set when some token holds the byte `a` directly followed by `b` (see [`Self::next_cut`]).
     inner_pairs: Box<[u64; 1 << 10]>,
 }
 
@@ -106,21 +106,22 @@ impl Backtracker {
         Some(tables)
     }
 
-    /// Whether no token holds the byte `before` directly followed by `after`. Every part of a merge is a token or a
-    /// byte, so no part ever spans the boundary between two such bytes of a piece: the merge of the piece is the
-    /// merges of the two sides laid end to end (each side merged on its own, without looking it up whole first).
-    #[inline]
+    /// Whether `before` then `after` is a cut (see [`next_cut`](Self::next_cut)).
+    #[cfg(test)]
     pub(crate) fn is_cut(&self, before: u8, after: u8) -> bool {
-        let bit = usize::from(before) << 8 | usize::from(after);
-        self.inner_pairs[bit >> 6] & 1 << (bit & 63) == 0
+        is_cut_in(&self.inner_pairs, before, after)
     }
 
-    /// The first cut (see [`is_cut`](Self::is_cut)) after `from` and before the end of `piece`, if any.
+    /// The first cut after `from` and before the end of `piece`, if any: a place between two bytes that no token
+    /// holds next to each other. Every part of a merge is a token or a byte, so no part ever spans a cut: the merge of
+    /// a piece is the merges of the two sides laid end to end (each side merged on its own, without looking it up
+    /// whole first).
     #[inline]
     pub(crate) fn next_cut(&self, piece: &[u8], from: usize) -> Option<usize> {
+        let inner_pairs: &[u64; 1 << 10] = &self.inner_pairs;
         let mut before = *piece.get(from)?;
         for (at, &after) in piece.iter().enumerate().skip(from + 1) {
-            if self.is_cut(before, after) {
+            if is_cut_in(inner_pairs, before, after) {
                 return Some(at);
             }
             before = after;
@@ -246,6 +247,13 @@ impl Backtracker {
 
 fn prefix_key(a: u8, b: u8, c: u8) -> u32 {
     u32::from(a) | u32::from(b) << 8 | u32::from(c) << 16
+}
+
+/// Whether no token holds `before` directly followed by `after`, by the map of the byte pairs inside tokens.
+#[inline]
+fn is_cut_in(inner_pairs: &[u64; 1 << 10], before: u8, after: u8) -> bool {
+    let bit = usize::from(before) << 8 | usize::from(after);
+    inner_pairs[bit >> 6] & 1 << (bit & 63) == 0
 }
 
 /// Two tokens as one table key; never 0, the table's empty key (ranks are below 2^24).
