@@ -222,7 +222,7 @@ pub fn byte_pair_encode(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>) {
 
 /// The merge of a piece longer than [`HEAP_THRESHOLD`]: cut between every two bytes that no token holds next to each
 /// other (see [`Backtracker::next_cut`]), and each stretch between cuts merged on its own. Text unlike the vocab's has
-/// many such cuts: 1 MiB of random emoji falls into stretches of one to four bytes (38 distinct ones with
+/// many such cuts: 1 MiB of random emoji falls mostly into stretches of one to four bytes (38 distinct ones with
 /// cl100k_base), random ASCII letters into stretches of about four. A vocab whose merges are not in rank order (no
 /// bundled one) merges the piece whole with a queue of per-rank buckets.
 fn merge_long(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>, mut cache: Option<&mut PieceCache>) {
