@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import shlex
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -128,8 +129,10 @@ def worker(args: argparse.Namespace) -> int:
                 with stderr_silenced():  # a peer's Rust panic prints its backtrace straight to fd 2
                     tokens, offsets = call(documents)  # the check, and the warm-up
                     if np.array_equal(tokens, expected_tokens) and np.array_equal(offsets, expected_offsets):
-                        seconds = best_for(args.min_seconds, lambda call=call: call(documents))
-                        result.update(seconds=seconds, bytes=size, tokens=len(expected_tokens))
+                        runs = timed_runs(args.min_seconds, lambda call=call: call(documents))
+                        result.update(
+                            seconds=min(runs), median=statistics.median(runs), bytes=size, tokens=len(expected_tokens)
+                        )
                     else:
                         result["problem"] = "wrong ids"
             except BaseException as err:  # PanicException derives from BaseException, not Exception
@@ -140,41 +143,46 @@ def worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def best_for(min_seconds: float, call: Any) -> float:
-    """The best run of at least three, timing more while fewer than ``min_seconds`` have passed."""
+def timed_runs(min_seconds: float, call: Any) -> list[float]:
+    """The seconds of at least three runs, timing more while fewer than ``min_seconds`` have passed."""
     start = time.perf_counter()
-    best, runs = float("inf"), 0
-    while runs < 3 or time.perf_counter() - start < min_seconds:
+    runs: list[float] = []
+    while len(runs) < 3 or time.perf_counter() - start < min_seconds:
         seconds, _ = best_of(1, call)
-        best, runs = min(best, seconds), runs + 1
-    return best
+        runs.append(seconds)
+    return runs
 
 
 def render(
     results: list[dict[str, Any]], invocation: str, usable: list[int], skipped: list[int], args: argparse.Namespace
 ) -> str:
-    single = {one["library"]: one["seconds"] for one in results if one["threads"] == 1 and "seconds" in one}
+    single = {one["library"]: one for one in results if one["threads"] == 1 and "seconds" in one}
     lines = [
         f"Command: `{invocation}`",
         f"Machine: {cpu_model()}, {len(usable)} CPUs usable; Python {sys.version.split()[0]}; "
         f"{args.encoding}, {args.kind} corpus from {args.corpus_dir} in documents of about 4 KiB; "
-        "flat uint32 ids + offsets, checked against tiktoken's ids; best run of at least 3 and "
-        f"{args.min_seconds:g} s." + (f" Skipped (more than the usable CPUs): {skipped}." if skipped else ""),
+        "flat uint32 ids + offsets, checked against tiktoken's ids; at least 3 runs and "
+        f"{args.min_seconds:g} s per row, the best and the median shown."
+        + (f" Skipped (more than the usable CPUs): {skipped}." if skipped else ""),
         "",
-        "| library | threads | MB/s | M tokens/s | speedup vs 1 thread |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        # Both: on a shared machine one thread's speed can vary from run to run far more than many threads' does,
+        # and then a speedup of best runs swings with the luck of the one-thread runs.
+        "| library | threads | MB/s, best | MB/s, median | M tokens/s, best | speedup vs 1 thread, best | "
+        "speedup, medians |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for one in sorted(results, key=lambda one: (one["library"] != "bytepair", one["library"], one["threads"])):
         label = f"{one['library']} {one['version']}"
         if "seconds" not in one:
-            lines.append(f"| {label} | {one['threads']} | {one['problem']} | | |")
+            lines.append(f"| {label} | {one['threads']} | {one['problem']} | | | | |")
             continue
-        seconds = one["seconds"]
         base = single.get(one["library"])
-        speedup = f"{base / seconds:.2f}x" if base else "n/a"
+        speedups = (
+            f"{base['seconds'] / one['seconds']:.2f}x | {base['median'] / one['median']:.2f}x" if base else "n/a | n/a"
+        )
         lines.append(
-            f"| {label} | {one['threads']} | {one['bytes'] / seconds / 1e6:.1f} | "
-            f"{one['tokens'] / seconds / 1e6:.2f} | {speedup} |"
+            f"| {label} | {one['threads']} | {one['bytes'] / one['seconds'] / 1e6:.1f} | "
+            f"{one['bytes'] / one['median'] / 1e6:.1f} | {one['tokens'] / one['seconds'] / 1e6:.2f} | {speedups} |"
         )
     return "\n".join(lines)
 
