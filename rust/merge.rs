@@ -223,8 +223,10 @@ pub fn byte_pair_encode(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>) {
 /// The merge of a piece longer than [`HEAP_THRESHOLD`]: cut between every two bytes that no token holds next to each
 /// other (see [`Backtracker::next_cut`]), and each stretch between cuts merged on its own. Text unlike the vocab's has
 /// many such cuts: 1 MiB of random emoji falls mostly into stretches of one to four bytes (38 distinct ones with
-/// cl100k_base), random ASCII letters into stretches of about four. A vocab whose merges are not in rank order (no
-/// bundled one) merges the piece whole with a queue of per-rank buckets.
+/// cl100k_base), random ASCII letters into stretches of about four. The first [`CUT_SAMPLE`] bytes decide whether the
+/// rest goes on stretch by stretch (then joined into stretches of at least [`JOINED_STRETCH`] bytes) or whole to the
+/// chunks. A vocab whose merges are not in rank order (no bundled one) merges the piece whole with a queue of per-rank
+/// buckets.
 fn merge_long(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>, mut cache: Option<&mut PieceCache>) {
     let Some(backtracker) = vocab.backtracker() else {
         return merge_with_queue(vocab, piece, out, &mut RankQueue::new(vocab.max_rank()), &mut Scratch::default());
