@@ -107,9 +107,26 @@ impl Classes {
         }
     }
 
+    /// [`of_code`](Self::of_code) with the lookup past U+FFFF in line too, for the loops over runs of characters
+    /// that may all lie there (emoji).
+    #[allow(clippy::inline_always)] // see `of_code`
+    #[inline(always)]
+    pub fn of_any_code(&self, code: u32) -> u8 {
+        match u16::try_from(code) {
+            Ok(code) => self.plane0[usize::from(code)],
+            Err(_) => self.supplementary(code),
+        }
+    }
+
     #[cold]
     #[inline(never)]
     fn of_supplementary(&self, code: u32) -> u8 {
+        self.supplementary(code)
+    }
+
+    #[allow(clippy::inline_always)] // the body of `of_supplementary` and `of_any_code`
+    #[inline(always)]
+    fn supplementary(&self, code: u32) -> u8 {
         self.blocks[usize::from(self.block_of[(code as usize - PLANE0) >> 8])][(code & 0xFF) as usize]
     }
 

@@ -143,13 +143,29 @@ impl<'t> Cursor<'t> {
     /// recover it).
     #[inline(never)]
     fn char_run(&self, from: usize, mask: u8) -> usize {
+        self.char_run_where(from, |flags| flags & mask != 0)
+    }
+
+    /// The end of the run, from `from`, of characters whose flags `accept` takes, character by character: runs of
+    /// three-byte characters by [`three_byte_run`](Self::three_byte_run), the others one at a time, with the flags
+    /// of characters past U+FFFF looked up in line (emoji and the other symbols there come in long runs of their own).
+    #[allow(clippy::inline_always)] // the body of `char_run` and `char_run_without`, each out of line
+    #[inline(always)]
+    fn char_run_where(&self, from: usize, accept: impl Fn(u8) -> bool) -> usize {
         let mut end = from;
         loop {
-            end = self.three_byte_run(end, |flags| flags & mask != 0);
-            match self.flags_at(end) {
-                Some((flags, len)) if flags & mask != 0 => end += len,
-                _ => return end,
+            end = self.three_byte_run(end, &accept);
+            let Some(&first) = self.text.get(end) else { return end };
+            let (flags, len) = if first < 0x80 {
+                (self.classes.of_byte(first), 1)
+            } else {
+                let (code, len) = self.code_point(end);
+                (self.classes.of_any_code(code), len)
+            };
+            if !accept(flags) {
+                return end;
             }
+            end += len;
         }
     }
 
@@ -263,17 +279,32 @@ impl<'t> Cursor<'t> {
         Some(if first == b'\n' { end } else { (end - 1).max(start + 1) })
     }
 
-    /// The end of the run, from `from`, of characters with none of the flags in `mask`.
+    /// The end of the run, from `from`, of characters with none of the flags in `mask`: ASCII byte by byte, then
+    /// [`char_run_without`](Self::char_run_without) from the first non-ASCII byte.
     #[inline]
     pub fn run_without(&self, from: usize, mask: u8) -> usize {
         let mut end = from;
-        while let Some((_, flags, len)) = self.at(end) {
-            if flags & mask != 0 {
+        while let Some(&byte) = self.text.get(end) {
+            if byte >= 0x80 {
+                return self.char_run_without(end, mask);
+            }
+            if self.classes.of_byte(byte) & mask != 0 {
                 break;
             }
-            end += len;
+            end += 1;
         }
         end
+    }
+
+    /// [`run_without`](Self::run_without) character by character, the decoding and the class lookup in line. Before,
+    /// each character went through the out-of-line decoding (and, past U+FFFF, the out-of-line lookup): splitting 1
+    /// MiB of random emoji (281,629 characters, one piece) took 81 instructions per character with cl100k_base, now
+    /// 53 (callgrind); the whole `encode_ordinary` 85.4 -> 77.7 M instructions (o200k_base 78.4 -> 70.7 M), and
+    /// 100.5-100.8 -> 111.3-114.0 MB/s (o200k_base 140.5-141.8 -> 151.2-156.4; best of 6 fresh texts per build, the
+    /// builds in turns, two runs). Multilingual text and English: 0-1.1% fewer instructions.
+    #[inline(never)]
+    fn char_run_without(&self, from: usize, mask: u8) -> usize {
+        self.char_run_where(from, |flags| flags & mask == 0)
     }
 
     /// The end of `\p{N}{1,3}` from `from`, where a number of `len` bytes starts.
