@@ -38,7 +38,7 @@ import tiktoken.load
 
 import bytepair
 import peers
-from bytepair import _core, cli
+from bytepair import cli
 from bytepair.config import ENCODINGS
 from compare import (
     CORPUS_KINDS,
@@ -51,6 +51,7 @@ from compare import (
     load_corpus,
     megabytes_per_second,
     progress,
+    require_release_build,
     split_documents,
     stderr_silenced,
 )
@@ -72,8 +73,7 @@ class Row:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if not _core.is_release_build:
-        sys.exit("bytepair is a debug build; timings would mean nothing. run: maturin develop --release")
+    require_release_build()
     threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     limit = 256 * KIB if args.quick else None
     rows: list[Row] = []

@@ -26,9 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import bytepair
-from bytepair import _core
-from bytepair.config import ENCODINGS
-from compare import cpu_model, default_corpus_dir, load_corpus, progress, split_documents
+from compare import cpu_model, load_corpus, progress, require_release_build, split_documents
+from scaling import add_corpus_and_counts, counts_that_fit
 
 HERE = Path(__file__).resolve()
 WORKS = ("bytepair", "spin")
@@ -38,12 +37,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.worker is not None:
         return worker(args)
-    if not _core.is_release_build:
-        sys.exit("bytepair is a debug build; timings would mean nothing. run: maturin develop --release")
-    usable = sorted(os.sched_getaffinity(0))
-    counts = [count for count in args.processes if count <= len(usable)]
-    if not counts:
-        sys.exit(f"no process count fits the {len(usable)} CPUs this process may use")
+    require_release_build()
+    usable, counts, _skipped = counts_that_fit(args.processes, "process")
     rows = []
     for work in WORKS:
         for count in counts:
@@ -56,15 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus-dir", type=Path, default=default_corpus_dir(), help="holds KIND.txt")
-    parser.add_argument("--kind", default="english", help="which corpus (default: %(default)s)")
-    parser.add_argument("--encoding", default="cl100k_base", choices=list(ENCODINGS), help="(default: %(default)s)")
-    parser.add_argument(
-        "--processes",
-        type=lambda text: [int(one) for one in text.split(",")],
-        default=[1, 2, 4, 8, 16],
-        help="comma-separated process counts (default: 1,2,4,8,16)",
-    )
+    add_corpus_and_counts(parser, "processes")
     parser.add_argument("--seconds", type=float, default=3.0, help="how long each process works (default: 3)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--cpu", type=int, help=argparse.SUPPRESS)

@@ -124,8 +124,7 @@ class PeerCheck:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if not _core.is_release_build:
-        sys.exit("bytepair is a debug build; timings would mean nothing. run: maturin develop --release")
+    require_release_build()
     names = [name.strip() for name in args.encodings.split(",") if name.strip()]
     unknown = [name for name in names if name not in ENCODINGS]
     if unknown:
@@ -203,6 +202,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def default_corpus_dir() -> Path:
     shared = Path(os.environ.get("BYTEPAIR_SHARED", ROOT.parent / "shared")) / "corpus"
     return shared if shared.is_dir() else ROOT / "benches" / "corpus"
+
+
+def require_release_build() -> None:
+    """Exits unless the loaded bytepair is a release build: a debug build's timings would mean nothing."""
+    if not _core.is_release_build:
+        sys.exit("bytepair is a debug build; timings would mean nothing. run: maturin develop --release")
 
 
 def progress(message: str) -> None:

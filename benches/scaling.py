@@ -39,7 +39,6 @@ import tiktoken.load
 import bytepair
 import peers
 from batch import flat_calls, flatten
-from bytepair import _core
 from bytepair.config import ENCODINGS
 from compare import (
     VOCAB_DIR,
@@ -49,6 +48,7 @@ from compare import (
     default_corpus_dir,
     load_corpus,
     progress,
+    require_release_build,
     split_documents,
     stderr_silenced,
 )
@@ -60,13 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.worker is not None:
         return worker(args)
-    if not _core.is_release_build:
-        sys.exit("bytepair is a debug build; timings would mean nothing. run: maturin develop --release")
-    usable = sorted(os.sched_getaffinity(0))
-    counts = [count for count in args.threads if count <= len(usable)]
-    skipped = [count for count in args.threads if count > len(usable)]
-    if not counts:
-        sys.exit(f"no thread count fits the {len(usable)} CPUs this process may use")
+    require_release_build()
+    usable, counts, skipped = counts_that_fit(args.threads, "thread")
     results: list[dict[str, Any]] = []
     for count in counts:
         progress(f"{count} thread{'s' if count > 1 else ''}")
@@ -83,15 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--corpus-dir", type=Path, default=default_corpus_dir(), help="holds KIND.txt")
-    parser.add_argument("--kind", default="english", help="which corpus (default: %(default)s)")
-    parser.add_argument("--encoding", default="cl100k_base", choices=list(ENCODINGS), help="(default: %(default)s)")
-    parser.add_argument(
-        "--threads",
-        type=lambda text: [int(one) for one in text.split(",")],
-        default=[1, 2, 4, 8, 16],
-        help="comma-separated thread counts (default: 1,2,4,8,16)",
-    )
+    add_corpus_and_counts(parser, "threads")
     parser.add_argument(
         "--min-seconds",
         type=float,
@@ -108,6 +95,30 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
+
+
+def add_corpus_and_counts(parser: argparse.ArgumentParser, counted: str) -> None:
+    """The options this script shares with ceiling.py: which corpus and encoding, and ``--COUNTED``, the comma-separated
+    numbers of threads or processes to run."""
+    parser.add_argument("--corpus-dir", type=Path, default=default_corpus_dir(), help="holds KIND.txt")
+    parser.add_argument("--kind", default="english", help="which corpus (default: %(default)s)")
+    parser.add_argument("--encoding", default="cl100k_base", choices=list(ENCODINGS), help="(default: %(default)s)")
+    parser.add_argument(
+        f"--{counted}",
+        type=lambda text: [int(one) for one in text.split(",")],
+        default=[1, 2, 4, 8, 16],
+        help=f"comma-separated counts of {counted} (default: 1,2,4,8,16)",
+    )
+
+
+def counts_that_fit(asked: list[int], what: str) -> tuple[list[int], list[int], list[int]]:
+    """The CPUs this process may use, the counts in ``asked`` that fit them, and those that do not; exits if none fits
+    them."""
+    usable = sorted(os.sched_getaffinity(0))
+    counts = [count for count in asked if count <= len(usable)]
+    if not counts:
+        sys.exit(f"no {what} count fits the {len(usable)} CPUs this process may use")
+    return usable, counts, [count for count in asked if count > len(usable)]
 
 
 def worker_options(args: argparse.Namespace) -> list[str]:
