@@ -121,6 +121,11 @@ def worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def rate(report: dict[str, Any]) -> float:
+    """A worker's bytes (or loops) per second."""
+    return float(report["bytes"]) / float(report["seconds"])
+
+
 def render(rows: list[tuple[str, int, list[dict[str, Any]]]], invocation: str, usable: list[int], args: Any) -> str:
     lines = [
         f"Command: `{invocation}`",
@@ -131,18 +136,16 @@ def render(rows: list[tuple[str, int, list[dict[str, Any]]]], invocation: str, u
         "| work | processes | per process, slowest | per process, mean | all together | vs one process |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    alone: dict[str, float] = {}
+    # One process alone, per work, for the last column (absent when 1 was not among the counts asked for).
+    alone = {work: sum(rate(report) for report in reports) for work, count, reports in rows if count == 1}
     for work, count, reports in rows:
-        rates = [report["bytes"] / report["seconds"] for report in reports]
+        rates = [rate(report) for report in reports]
         together = sum(rates)
-        alone.setdefault(work, together if count == 1 else float("nan"))
-        unit = "MB/s" if work == "bytepair" else "loops/s"
-        scale = 1e6 if work == "bytepair" else 1.0
 
-        def shown(rate: float, unit: str = unit, scale: float = scale) -> str:
-            return f"{rate / scale:,.1f} {unit}" if unit == "MB/s" else f"{rate:,.0f} {unit}"
+        def shown(value: float, work: str = work) -> str:
+            return f"{value / 1e6:,.1f} MB/s" if work == "bytepair" else f"{value:,.0f} loops/s"
 
-        ratio = f"{together / alone[work]:.2f}x" if alone[work] == alone[work] else "n/a"  # NaN: no 1 asked for
+        ratio = f"{together / alone[work]:.2f}x" if work in alone else "n/a"
         lines.append(
             f"| {work} | {count} | {shown(min(rates))} | {shown(together / count)} | {shown(together)} | {ratio} |"
         )
