@@ -78,7 +78,9 @@ def test_module_functions_exist_with_tiktokens_parameters(function: str) -> None
 @pytest.mark.parametrize("module", ["core", "load", "model", "registry"])
 def test_tiktokens_submodules_exist(module: str) -> None:
     importlib.import_module(f"bytepair.{module}")
-    assert hasattr(bytepair, module) or module == "core"
+    # As in tiktoken, each is an attribute of the package once it is imported: `tiktoken.core.Encoding` works.
+    assert hasattr(tiktoken, module)
+    assert hasattr(bytepair, module)
 
 
 def test_core_encoding_is_the_encoding() -> None:
@@ -87,7 +89,10 @@ def test_core_encoding_is_the_encoding() -> None:
     assert bytepair.core.Encoding is bytepair.Encoding
 
 
-@pytest.mark.parametrize("function", ["load_tiktoken_bpe", "dump_tiktoken_bpe", "data_gym_to_mergeable_bpe_ranks"])
+@pytest.mark.parametrize(
+    "function",
+    ["load_tiktoken_bpe", "dump_tiktoken_bpe", "data_gym_to_mergeable_bpe_ranks", "read_file", "read_file_cached"],
+)
 def test_load_module_has_tiktokens_functions_with_the_same_parameters(function: str) -> None:
     expected = [(n, k, d) for n, k, d in parameters(getattr(tiktoken.load, function))]
     assert parameters(getattr(bytepair.load, function)) == expected

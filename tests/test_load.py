@@ -137,6 +137,19 @@ def test_url_is_refused_with_a_message_saying_nothing_is_downloaded(url: str) ->
     assert url in str(info.value)
 
 
+@pytest.mark.parametrize("vocab_file", VOCAB_FILES)
+def test_read_file_cached_checks_the_hash_and_never_downloads(vocab_file: str) -> None:
+    spec = next(spec for spec in ENCODINGS.values() if spec.vocab_file == vocab_file)
+    path = VOCAB_DIR / vocab_file
+    assert bytepair.load.read_file_cached(str(path), spec.vocab_sha256) == path.read_bytes()
+    assert bytepair.load.read_file_cached(path) == bytepair.load.read_file(path) == path.read_bytes()
+    with pytest.raises(VocabFileError, match="expected 00") as info:
+        bytepair.load.read_file_cached(path, "00" * 32)
+    assert vocab_file in str(info.value)
+    with pytest.raises(VocabFileError, match="never downloads"):
+        bytepair.load.read_file_cached(f"https://openaipublic.blob.core.windows.net/encodings/{vocab_file}")
+
+
 def test_missing_file_raises_naming_it(tmp_path: Path) -> None:
     path = tmp_path / "absent.tiktoken"
     with pytest.raises(VocabFileError, match="does not exist") as info:

@@ -8,7 +8,8 @@
 
 from __future__ import annotations
 
-from bytepair import load
+# `core`, as in tiktoken, whose package imports it: code written for it reads `tiktoken.core.Encoding`.
+from bytepair import core, load
 from bytepair._core import __version__
 from bytepair.encoding import Encoding
 from bytepair.errors import (
@@ -38,6 +39,7 @@ __all__ = [
     "UnknownTokenError",
     "VocabFileError",
     "__version__",
+    "core",
     "encoding_for_model",
     "encoding_name_for_model",
     "get_encoding",

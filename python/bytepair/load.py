@@ -1,7 +1,8 @@
 """Reading and writing vocab files from local paths: `load_tiktoken_bpe`, `dump_tiktoken_bpe`, and
 `data_gym_to_mergeable_bpe_ranks` for GPT-2's original `encoder.json` + `vocab.bpe`.
 
-Same names and arguments as `tiktoken.load`, but nothing is ever downloaded: a URL is an error that says so.
+Same names and arguments as `tiktoken.load` (`read_file` and `read_file_cached` too), but nothing is ever downloaded:
+a URL is an error that says so.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from bytepair.errors import VocabFileError
 PathLike = Union[str, "os.PathLike[str]"]
 
 
-def read_file(path: PathLike) -> bytes:
+def read_file(blobpath: PathLike) -> bytes:
     """The bytes of a local file; URLs are refused (bytepair never downloads)."""
-    text = os.fspath(path)
+    text = os.fspath(blobpath)
     if "://" in text:
         raise VocabFileError(
             f"{text!r} is a URL, and bytepair never downloads; download the file yourself and pass its local path"
@@ -30,6 +31,12 @@ def read_file(path: PathLike) -> bytes:
         return Path(text).read_bytes()
     except FileNotFoundError:
         raise VocabFileError(f"vocab file {text!r} does not exist") from None
+
+
+def read_file_cached(blobpath: PathLike, expected_hash: str | None = None) -> bytes:
+    """The bytes of a local file, checked against the sha256 ``expected_hash`` (hex) when one is given: tiktoken's
+    call of that name, which downloads and caches a URL, with nothing to download or cache (URLs are refused)."""
+    return _read_checked(blobpath, expected_hash)
 
 
 def check_hash(data: bytes, expected_hash: str) -> bool:
