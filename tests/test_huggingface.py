@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import pickle
 import random
 import threading
 from collections.abc import Iterator
@@ -447,8 +448,73 @@ def test_one_tokenizer_shared_by_threads_gives_single_thread_results() -> None:
     for thread in threads:
         thread.join()
     assert failures == []
-    with pytest.raises(AttributeError, match="immutable"):
-        ours.padding_side = "left"  # type: ignore[misc]
+
+
+def tiny() -> bytepair.Tokenizer:
+    return bytepair.Tokenizer.from_file(TINY)
+
+
+def test_settings_transformers_users_set_are_checked_and_used(tmp_path: Path) -> None:
+    ours = tiny()
+    with pytest.raises(ValueError, match="no pad token"):
+        ours(["abcd ab", "ab"], padding=True)
+    ours.pad_token = "<pad>"  # noqa: S105  (a token, not a password)
+    assert (ours.pad_token, ours.pad_token_id) == ("<pad>", 12)
+    configured = bytepair.Tokenizer.from_file(TINY, config={"pad_token": "<pad>"})
+    assert ours(["abcd ab", "ab"], padding=True) == configured(["abcd ab", "ab"], padding=True)
+    # The sides are defaults that a call's own argument overrides.
+    ours.padding_side = "left"
+    assert ours.padding_side == "left"
+    assert ours(["abcd ab", "ab"], padding=True)["input_ids"] == [[8, 9], [12, 5]]
+    assert ours(["abcd ab", "ab"], padding=True, padding_side="right")["input_ids"] == [[8, 9], [5, 12]]
+    ours.truncation_side = "left"
+    ours.model_max_length = 1
+    assert ours("abcd ab", truncation=True)["input_ids"] == [9]
+    assert ours("abcd ab", truncation=True, truncation_side="right")["input_ids"] == [8]
+    # By id, and None for none.
+    ours.bos_token_id = 13
+    assert ours.bos_token == "<s>"  # noqa: S105
+    ours.pad_token_id = None
+    assert ours.pad_token is None and ours.pad_token_id is None
+    # Kept by pickling and by save_pretrained, as a tokenizer_config.json would give them.
+    ours.save_pretrained(tmp_path)
+    for again in [pickle.loads(pickle.dumps(ours)), bytepair.Tokenizer.from_pretrained(tmp_path)]:  # noqa: S301
+        settings = (again.bos_token, again.pad_token, again.padding_side, again.truncation_side, again.model_max_length)
+        assert settings == ("<s>", None, "left", "left", 1)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("pad_token", "<none>", "must be a token of this tokenizer"),
+        ("pad_token", 12, "must be a token of this tokenizer"),
+        ("eos_token_id", 99, "must be the id of a token"),
+        ("eos_token_id", "12", "must be the id of a token"),
+        ("model_max_length", 0, "positive int"),
+        ("padding_side", "top", "'left' or 'right'"),
+        ("truncation_side", None, "'left' or 'right'"),
+    ],
+)
+def test_a_bad_setting_is_refused_and_changes_nothing(name: str, value: Any, message: str) -> None:
+    ours = tiny()
+    before = getattr(ours, name)
+    with pytest.raises(ValueError, match=message):
+        setattr(ours, name, value)
+    assert getattr(ours, name) == before
+
+
+def test_other_attributes_cannot_be_set() -> None:
+    ours = tiny()
+    for name in ["vocab_size", "add_bos_token", "_core"]:
+        with pytest.raises(AttributeError, match="the attributes that may be set are bos_token"):
+            setattr(ours, name, 1)
+
+
+def test_tokenize_gives_the_token_strings_of_tokenizers() -> None:
+    oracle, ours = pair("llama3")
+    for text in [*documents("multilingual")[:5], "héllo wörld 123 <|begin_of_text|>x"]:
+        assert ours.tokenize(text, add_special_tokens=True) == oracle.encode(text).tokens
+        assert ours.tokenize(text) == oracle.encode(text, add_special_tokens=False).tokens
 
 
 # ==== Hand-made byte-level tokenizers: each component against the oracle, without ../shared ====

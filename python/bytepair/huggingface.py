@@ -359,7 +359,9 @@ class _Row:
 class Tokenizer:
     """A Hugging Face byte-level BPE tokenizer with identical ids and offsets, called like transformers' tokenizers.
 
-    Immutable: padding and truncation are arguments of each call, so one instance may be shared by threads.
+    Padding and truncation are arguments of each call. The settings transformers users set on a tokenizer may be set
+    here too (``tok.pad_token = tok.eos_token``, ``tok.padding_side = "left"``, ``tok.model_max_length = 512``: see
+    `SETTABLE`), each checked when set; nothing else changes, so one instance may be shared by threads.
 
     >>> import bytepair
     >>> tok = bytepair.Tokenizer.from_file("tests/vectors/tiny.tokenizer.json")
@@ -399,8 +401,61 @@ class Tokenizer:
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError("use Tokenizer.from_file(path), Tokenizer.from_str(json) or Tokenizer.from_pretrained(dir)")
 
+    #: The attributes that may be set, as in transformers: the special tokens (by text or by id; ``None`` for none),
+    #: ``model_max_length`` (the default ``max_length``), and the default ``padding_side`` and ``truncation_side``.
+    SETTABLE = (
+        "bos_token",
+        "eos_token",
+        "pad_token",
+        "unk_token",
+        "bos_token_id",
+        "eos_token_id",
+        "pad_token_id",
+        "unk_token_id",
+        "model_max_length",
+        "padding_side",
+        "truncation_side",
+    )
+
     def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"Tokenizer is immutable; pass padding and truncation to each call (not {name!r})")
+        if name not in self.SETTABLE:
+            raise AttributeError(
+                f"cannot set {name!r} on a Tokenizer: pass padding and truncation options to each call; "
+                f"the attributes that may be set are {', '.join(self.SETTABLE)}"
+            )
+        object.__setattr__(self, name, value)  # the property's setter, which calls `_set`
+
+    def _set(self, name: str, value: Any) -> None:
+        key, value = self._checked_setting(name, value)
+        config = {k: v for k, v in self._config.items() if k != key}
+        if value is not None:
+            config[key] = value
+        # The settings are replaced whole, never changed in place: a call running on another thread reads the old
+        # settings or the new ones.
+        object.__setattr__(self, "_config", config)
+
+    def _checked_setting(self, name: str, value: Any) -> tuple[str, Any]:
+        """The tokenizer_config.json key and value that setting ``name`` to ``value`` stores (``None``: removed)."""
+        if name.endswith("_token_id"):
+            if value is None:
+                return name.removesuffix("_id"), None
+            if isinstance(value, bool) or not isinstance(value, int) or value not in self._id_to_token:
+                raise ValueError(f"{name} must be the id of a token of this tokenizer (or None), found {value!r}")
+            return name.removesuffix("_id"), self._id_to_token[value]
+        if name.endswith("_token"):
+            if value is not None and (not isinstance(value, str) or self._token_id(value) is None):
+                raise ValueError(
+                    f"{name} must be a token of this tokenizer (or None), found {value!r}; bytepair does not add "
+                    "tokens to a vocabulary: use one it has, such as the end-of-text token"
+                )
+            return name, value
+        if name == "model_max_length":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"model_max_length must be a positive int, found {value!r}")
+            return name, value
+        if value not in ("left", "right"):
+            raise ValueError(f"{name} must be 'left' or 'right', found {value!r}")
+        return name, value
 
     # ---- construction ----
 
@@ -547,6 +602,16 @@ class Tokenizer:
                 return self._post_process(ids, [], None, None).ids
             return ids
         return self.encode_batch([text], add_special_tokens=add_special_tokens)[0]
+
+    def tokenize(self, text: str, add_special_tokens: bool = False) -> list[str]:
+        """The tokens of ``text`` as strings (``tokenizers.Tokenizer.encode(text).tokens``), without the template's
+        special tokens unless asked, as transformers' ``tokenize`` gives them.
+
+        >>> import bytepair
+        >>> bytepair.Tokenizer.from_file("tests/vectors/tiny.tokenizer.json").tokenize("abcd ab")
+        ['abcd', 'Ġab']
+        """
+        return [self._id_to_token[token_id] for token_id in self.encode(text, add_special_tokens=add_special_tokens)]
 
     def encode_batch(
         self, texts: Sequence[str], add_special_tokens: bool = True, *, num_threads: int | None = None
@@ -983,40 +1048,72 @@ class Tokenizer:
         """The beginning-of-sequence token (from tokenizer_config.json), if any."""
         return self._special_token("bos_token")
 
+    @bos_token.setter
+    def bos_token(self, value: str | None) -> None:
+        self._set("bos_token", value)
+
     @property
     def eos_token(self) -> str | None:
         """The end-of-sequence token (from tokenizer_config.json), if any."""
         return self._special_token("eos_token")
+
+    @eos_token.setter
+    def eos_token(self, value: str | None) -> None:
+        self._set("eos_token", value)
 
     @property
     def pad_token(self) -> str | None:
         """The padding token (from tokenizer_config.json), if any."""
         return self._special_token("pad_token")
 
+    @pad_token.setter
+    def pad_token(self, value: str | None) -> None:
+        self._set("pad_token", value)
+
     @property
     def unk_token(self) -> str | None:
         """The unknown token (from tokenizer_config.json), if any."""
         return self._special_token("unk_token")
+
+    @unk_token.setter
+    def unk_token(self, value: str | None) -> None:
+        self._set("unk_token", value)
 
     @property
     def bos_token_id(self) -> int | None:
         """Id of `bos_token`."""
         return self._id_of("bos_token")
 
+    @bos_token_id.setter
+    def bos_token_id(self, value: int | None) -> None:
+        self._set("bos_token_id", value)
+
     @property
     def eos_token_id(self) -> int | None:
         """Id of `eos_token`."""
         return self._id_of("eos_token")
+
+    @eos_token_id.setter
+    def eos_token_id(self, value: int | None) -> None:
+        self._set("eos_token_id", value)
 
     @property
     def pad_token_id(self) -> int | None:
         """Id of `pad_token`."""
         return self._id_of("pad_token")
 
+    @pad_token_id.setter
+    def pad_token_id(self, value: int | None) -> None:
+        self._set("pad_token_id", value)
+
     @property
     def unk_token_id(self) -> int | None:
         """Id of `unk_token`."""
         return self._id_of("unk_token")
+
+    @unk_token_id.setter
+    def unk_token_id(self, value: int | None) -> None:
+        self._set("unk_token_id", value)
 
     def _id_of(self, name: str) -> int | None:
         token = self._special_token(name)
@@ -1026,6 +1123,28 @@ class Tokenizer:
     def model_max_length(self) -> int:
         """The longest input the model takes (tokenizer_config.json), the default ``max_length``."""
         return int(self._config.get("model_max_length", _NO_LIMIT))
+
+    @model_max_length.setter
+    def model_max_length(self, value: int) -> None:
+        self._set("model_max_length", value)
+
+    @property
+    def padding_side(self) -> str:
+        """Where padding goes when a call does not say (tokenizer_config.json; ``"right"`` when it does not say)."""
+        return str(self._config.get("padding_side", "right"))
+
+    @padding_side.setter
+    def padding_side(self, value: str) -> None:
+        self._set("padding_side", value)
+
+    @property
+    def truncation_side(self) -> str:
+        """Where truncation cuts when a call does not say (tokenizer_config.json; ``"right"`` when it does not say)."""
+        return str(self._config.get("truncation_side", "right"))
+
+    @truncation_side.setter
+    def truncation_side(self, value: str) -> None:
+        self._set("truncation_side", value)
 
     def save_pretrained(self, directory: str | os.PathLike[str]) -> list[str]:
         """Write ``tokenizer.json`` (as loaded) and ``tokenizer_config.json`` to a directory; returns the paths."""
