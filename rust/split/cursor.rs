@@ -147,14 +147,15 @@ impl<'t> Cursor<'t> {
     }
 
     /// The end of the run, from `from`, of characters whose flags `accept` takes, character by character: runs of
-    /// three-byte characters by [`three_byte_run`](Self::three_byte_run), the others one at a time, with the flags
+    /// two-byte and of three-byte characters by [`two_byte_run`](Self::two_byte_run) and
+    /// [`three_byte_run`](Self::three_byte_run), the others one at a time, with the flags
     /// of characters past U+FFFF looked up in line (emoji and the other symbols there come in long runs of their own).
     #[allow(clippy::inline_always)] // the body of `char_run` and `char_run_without`, each out of line
     #[inline(always)]
     fn char_run_where(&self, from: usize, accept: impl Fn(u8) -> bool) -> usize {
         let mut end = from;
         loop {
-            end = self.three_byte_run(end, &accept);
+            end = self.three_byte_run(self.two_byte_run(end, &accept), &accept);
             let Some(&first) = self.text.get(end) else { return end };
             let (flags, len) = if first < 0x80 {
                 (self.classes.of_byte(first), 1)
@@ -191,6 +192,27 @@ impl<'t> Cursor<'t> {
                 break;
             }
             end += 3;
+        }
+        end
+    }
+
+    /// [`three_byte_run`](Self::three_byte_run) for two-byte characters (U+0080 to U+07FF: Cyrillic, Greek, Arabic,
+    /// Hebrew, Armenian, accented Latin letters). Measured with callgrind (1 MB of the multilingual corpus as one
+    /// text, `encode_ordinary`, second call): o200k_base 128.75 -> 126.52 M instructions, cl100k_base 126.07 ->
+    /// 123.61 M; English unchanged (65.74 / 65.78 M).
+    #[allow(clippy::inline_always)] // as `three_byte_run`
+    #[inline(always)]
+    pub fn two_byte_run(&self, from: usize, accept: impl Fn(u8) -> bool) -> usize {
+        let mut end = from;
+        while let Some(&[first, second]) = self.text.get(end..end + 2) {
+            if !(0xC0..=0xDF).contains(&first) {
+                break;
+            }
+            let code = (u32::from(first & 0x1F) << 6) | u32::from(second & 0x3F);
+            if !accept(self.classes.of_code(code)) {
+                break;
+            }
+            end += 2;
         }
         end
     }
