@@ -41,6 +41,11 @@ fn piece_end_digits<const DIGITS: usize>(text: &Cursor<'_>, start: usize) -> usi
         if next_flags & LETTER != 0 {
             return text.run(start + 2, LETTER);
         }
+        // The same with a letter that is not ASCII after the prefix (" слово"), without the character-level path's
+        // decoding of the prefix and the tests before this one there.
+        if next_flags & MULTIBYTE != 0 && text.flags_at(start + 1).is_some_and(|(flags, _)| flags & LETTER != 0) {
+            return text.run(start + 1, LETTER);
+        }
         //  ?[^\s\p{L}\p{N}]++[\r\n]*+
         if let Some(end) = text.ascii_punctuation(start, (first, flags), next_flags, b"\r\n") {
             return end;

@@ -79,6 +79,8 @@ impl<'t> Cursor<'t> {
     fn code_point(&self, at: usize) -> (u32, usize) {
         // The callers have read this byte: the compiler reuses their load and bounds check.
         let first = self.text[at];
+        // A caller that asked in the middle of a character would read a code point that is not there.
+        debug_assert!(!(0x80..0xC0).contains(&first), "byte {at} is inside a character");
         // SAFETY: `self.text` is the bytes of a `&str` (see `new`), so valid UTF-8: a byte from 0xC0 up begins a
         // sequence of as many bytes as its high bits say (two below 0xE0, three below 0xF0, else four), all inside
         // the text. Any other byte (ASCII, or a continuation byte, where no caller asks) begins none, and nothing

@@ -32,6 +32,11 @@ pub fn piece_end(text: &Cursor<'_>, start: usize) -> usize {
             if let Some(end) = ascii_word(text, start + 1) {
                 return end;
             }
+        } else if let Some(end) = (next_flags & MULTIBYTE != 0).then(|| upper_then_lower(text, start + 1)).flatten() {
+            // Alternative 1 with the prefix and a letter that is not ASCII (" слово"): what the character-level path
+            // tries first here (the prefix is taken: it is ASCII, neither a letter nor a number nor a line break),
+            // without its decoding of the prefix. Where it fails, the path below tries the rest.
+            return end;
         } else if let Some(end) = text.ascii_punctuation(start, (first, flags), next_flags, b"\r\n/") {
             //  ?[^\s\p{L}\p{N}]+[\r\n/]*
             return end;
