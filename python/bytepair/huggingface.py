@@ -722,7 +722,7 @@ class Tokenizer:
         for item in (*texts, *(pairs or [])):
             if not isinstance(item, str):
                 raise TypeError(f"text must be a str or a list of str, found an item of type {type(item).__name__}")
-        model_max = int(self._config.get("model_max_length", _NO_LIMIT))
+        model_max = self.model_max_length
         padding_strategy = _padding_strategy(padding)
         truncate = truncation not in (None, False, "do_not_truncate")
         strategies = (True, "longest_first", "only_first", "only_second")
@@ -734,7 +734,7 @@ class Tokenizer:
         truncation_spec = (
             _Truncation(
                 limit,
-                truncation_side or self._config.get("truncation_side", "right"),
+                truncation_side or self.truncation_side,
                 "longest_first" if truncation is True else str(truncation),
             )
             if truncate
@@ -749,7 +749,7 @@ class Tokenizer:
                     "pad_token, or call without padding"
                 )
             length = None if padding_strategy == "longest" else limit
-            side = padding_side or self._config.get("padding_side", "right")
+            side = padding_side or self.padding_side
             if side not in ("left", "right"):
                 raise ValueError(f"padding_side must be 'left' or 'right', found {side!r}")
             padding_spec = _Padding(length, side, pad_to_multiple_of, pad_id, 0)
