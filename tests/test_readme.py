@@ -27,4 +27,5 @@ def test_readme_starts_with_the_two_commands_ci_runs() -> None:
     assert main_job == "pip install . && bytepair encode benches/corpus/english.txt -o english"
     assert (README.parent / "benches" / "corpus" / "english.txt").exists()
     ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8")
-    assert test_command in ci.splitlines(), ".ci/run must run the README's test command word for word"
+    # `|| exit 1`: under `set -e` a failure before the last command of an `&&` list would not stop the script.
+    assert f"{test_command} || exit 1" in ci.splitlines(), ".ci/run must run the README's test command word for word"
