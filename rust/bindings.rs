@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyOverflowError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
@@ -282,8 +282,12 @@ impl PyEncoder {
         Ok(decoded.iter().map(|bytes| PyBytes::new(py, bytes)).collect())
     }
 
-    fn decode_single_token_bytes<'py>(&self, py: Python<'py>, token: Rank) -> PyResult<Bound<'py, PyBytes>> {
-        Ok(PyBytes::new(py, self.inner.decode_single_token_bytes(token)?))
+    fn decode_single_token_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        token: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        Ok(PyBytes::new(py, self.inner.decode_single_token_bytes(token_id(token, None)?)?))
     }
 
     fn decode_tokens_bytes<'py>(&self, py: Python<'py>, tokens: Tokens) -> PyResult<Vec<Bound<'py, PyBytes>>> {
@@ -697,8 +701,9 @@ impl PyHfTokenizer {
 
 /// Token ids from Python: a list (or tuple) of ints is read item by item without the iterator protocol, which
 /// PyO3's generic sequence extraction uses (measured: extraction was most of `decode_bytes` on 4 KiB documents);
-/// anything else (a NumPy array, a generator) goes through the generic path. Errors are those of the generic path:
-/// `OverflowError` for ids outside `u32`, `TypeError` for non-integers.
+/// an object with a `tolist()` that gives a list (NumPy, PyTorch, `array`) is read through that list, and anything else
+/// (a generator) is iterated. Errors: `OverflowError` naming an id outside `u32` (see
+/// [`token_id`]), `TypeError` for non-integers.
 struct Tokens(Vec<Rank>);
 
 impl AsRef<[Rank]> for Tokens {
@@ -720,8 +725,37 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Tokens {
             // SAFETY: as above, for a tuple.
             return read_ids(py, tuple.len(), |index| unsafe { ffi::PyTuple_GetItem(tuple.as_ptr(), index) });
         }
-        Ok(Tokens(object.extract()?))
+        // A NumPy array, a PyTorch tensor or an `array.array`: their `tolist()` makes the ints in one C loop, and the
+        // list is read as above (measured: decoding 266,051 ids from a NumPy array took 21.4 ms item by item, most of
+        // it making NumPy scalars and extracting them).
+        if let Ok(list) = object.call_method0(pyo3::intern!(py, "tolist")) {
+            if let Ok(list) = list.cast::<PyList>() {
+                // SAFETY: as above.
+                return read_ids(py, list.len(), |index| unsafe { ffi::PyList_GetItem(list.as_ptr(), index) });
+            }
+        }
+        // Anything else that iterates (a generator, a range); a `str` would iterate too, and fails at its first
+        // character, as PyO3's extraction of a sequence refuses it.
+        let ids = object.try_iter()?.enumerate().map(|(index, item)| token_id(&item?, Some(index)));
+        Ok(Tokens(ids.collect::<PyResult<_>>()?))
     }
+}
+
+/// A token id from a Python object: PyO3's `TypeError` for one that is not an integer, and for an integer outside the
+/// ids' range an `OverflowError` (tiktoken's type) that names it and the range, where PyO3's says only "out of range
+/// integral type conversion attempted".
+fn token_id(object: &Bound<'_, PyAny>, index: Option<usize>) -> PyResult<Rank> {
+    object.extract::<Rank>().map_err(|err| {
+        if !err.is_instance_of::<PyOverflowError>(object.py()) {
+            return err;
+        }
+        let value = object.str().map_or_else(|_| "?".to_owned(), |text| text.to_string());
+        let at = index.map_or_else(String::new, |index| format!(" (item {index})"));
+        PyOverflowError::new_err(format!(
+            "token id {value}{at} is out of range: token ids are integers from 0 to {}",
+            Rank::MAX
+        ))
+    })
 }
 
 /// Reads the `len` items that `item` returns (borrowed references, or null with an exception set) as token ids.
@@ -749,10 +783,10 @@ fn read_ids(py: Python<'_>, len: usize, item: impl Fn(ffi::Py_ssize_t) -> *mut f
         if let Some(id) = fast {
             ids.push(id);
         } else {
-            // An int out of range left an OverflowError behind; the extraction below reports it properly.
+            // An int out of range left an OverflowError behind; `token_id` reports it properly.
             drop(PyErr::take(py));
             // SAFETY: as above; `from_borrowed_ptr` takes a new reference before any Python code runs.
-            ids.push(unsafe { Bound::from_borrowed_ptr(py, object) }.extract::<Rank>()?);
+            ids.push(token_id(&unsafe { Bound::from_borrowed_ptr(py, object) }, usize::try_from(index).ok())?);
         }
     }
     Ok(Tokens(ids))

@@ -3,9 +3,11 @@ code keeps working), the common `BytepairError` base, and the part of the messag
 
 from __future__ import annotations
 
+import array
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pytest
 from tests.conftest import oracle
 
@@ -125,8 +127,33 @@ def test_decoding_an_id_outside_u32_raises_overflow_error_as_tiktoken(
 ) -> None:
     with pytest.raises(OverflowError):
         decode(oracle("cl100k_base"), token)
-    with pytest.raises(OverflowError):
+    # tiktoken's says only "out of range integral type conversion attempted"; ours names the id and the range.
+    with pytest.raises(OverflowError, match=rf"token id {token}\b.* out of range: token ids are integers from 0 to"):
         decode(cl100k, token)
+
+
+CONTAINERS = [
+    pytest.param(list, id="list"),
+    pytest.param(tuple, id="tuple"),
+    pytest.param(iter, id="iterator"),
+    pytest.param(lambda ids: np.array(ids, dtype=np.int64), id="numpy"),
+    pytest.param(lambda ids: array.array("q", ids), id="array"),
+]
+
+
+@pytest.mark.parametrize("container", CONTAINERS)
+def test_an_id_out_of_range_is_named_with_its_place_in_any_sequence(
+    cl100k: bytepair.Encoding, container: Callable[[list[int]], Any]
+) -> None:
+    assert cl100k.decode(container([15339, 1917])) == "hello world"
+    with pytest.raises(OverflowError, match=r"token id -1 \(item 1\) is out of range"):
+        cl100k.decode(container([1, -1]))
+
+
+@pytest.mark.parametrize("container", CONTAINERS[:3])
+def test_an_id_that_is_not_an_integer_is_a_type_error(cl100k: bytepair.Encoding, container: Any) -> None:
+    with pytest.raises(TypeError):
+        cl100k.decode(container([1, "x"]))
 
 
 @pytest.mark.parametrize(
