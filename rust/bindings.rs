@@ -726,8 +726,8 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Tokens {
             return read_ids(py, tuple.len(), |index| unsafe { ffi::PyTuple_GetItem(tuple.as_ptr(), index) });
         }
         // A NumPy array, a PyTorch tensor or an `array.array`: their `tolist()` makes the ints in one C loop, and the
-        // list is read as above (measured: decoding 266,051 ids from a NumPy array took 21.4 ms item by item, most of
-        // it making NumPy scalars and extracting them).
+        // list is read as above (measured: `decode_bytes` of 266,051 ids from a NumPy array took 21.4 ms read item by
+        // item, 16.6 ms this way; from a list, 3.7-4.1 ms).
         if let Ok(list) = object.call_method0(pyo3::intern!(py, "tolist")) {
             if let Ok(list) = list.cast::<PyList>() {
                 // SAFETY: as above.

@@ -505,6 +505,8 @@ def test_a_bad_setting_is_refused_and_changes_nothing(name: str, value: Any, mes
 
 def test_other_attributes_cannot_be_set() -> None:
     ours = tiny()
+    specials = [f"{kind}_token{suffix}" for suffix in ("", "_id") for kind in ("bos", "eos", "pad", "unk")]
+    assert ours.SETTABLE == (*specials, "model_max_length", "padding_side", "truncation_side")
     for name in ["vocab_size", "add_bos_token", "_core"]:
         with pytest.raises(AttributeError, match="the attributes that may be set are bos_token"):
             setattr(ours, name, 1)

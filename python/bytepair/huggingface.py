@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, overload
 
 from bytepair import _core
 from bytepair.errors import TokenizerFileError
@@ -403,19 +403,8 @@ class Tokenizer:
 
     #: The attributes that may be set, as in transformers: the special tokens (by text or by id; ``None`` for none),
     #: ``model_max_length`` (the default ``max_length``), and the default ``padding_side`` and ``truncation_side``.
-    SETTABLE = (
-        "bos_token",
-        "eos_token",
-        "pad_token",
-        "unk_token",
-        "bos_token_id",
-        "eos_token_id",
-        "pad_token_id",
-        "unk_token_id",
-        "model_max_length",
-        "padding_side",
-        "truncation_side",
-    )
+    #: Filled in after the class from its properties that have a setter.
+    SETTABLE: ClassVar[tuple[str, ...]] = ()
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name not in self.SETTABLE:
@@ -1162,6 +1151,11 @@ class Tokenizer:
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_from_json, (self._json, self._config))
+
+
+Tokenizer.SETTABLE = tuple(
+    name for name, value in vars(Tokenizer).items() if isinstance(value, property) and value.fset is not None
+)
 
 
 def _from_json(json_text: str, config: dict[str, Any]) -> Tokenizer:

@@ -204,7 +204,7 @@ impl<'t> Cursor<'t> {
     /// 123.61 M; English unchanged (65.74 / 65.78 M).
     #[allow(clippy::inline_always)] // as `three_byte_run`
     #[inline(always)]
-    pub fn two_byte_run(&self, from: usize, accept: impl Fn(u8) -> bool) -> usize {
+    fn two_byte_run(&self, from: usize, accept: impl Fn(u8) -> bool) -> usize {
         let mut end = from;
         while let Some(&[first, second]) = self.text.get(end..end + 2) {
             if !(0xC0..=0xDF).contains(&first) {
