@@ -301,9 +301,7 @@ mod tests {
 
     #[test]
     fn agrees_with_the_simple_merge_on_cl100k_base() {
-        let file = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/python/bytepair/vocab/cl100k_base.tiktoken"))
-            .expect("the bundled vocab");
-        let vocab = Vocab::parse(&file).expect("valid vocab");
+        let vocab = crate::testing::cl100k_base();
         let alphabet =
             ["a", "e", "s", "t", "x", "q", "\u{e9}", "\u{4e2d}", "\u{6587}", "\u{3042}", "\u{0e01}", "\u{1f600}", "0"];
         assert_same_as_rescanning(&vocab, &random_pieces(&alphabet, 400, 120));

@@ -10,3 +10,10 @@ pub fn xorshift(seed: u32) -> impl FnMut() -> usize {
         state as usize
     }
 }
+
+/// The vocab of cl100k_base, from the copy the package ships.
+pub fn cl100k_base() -> crate::vocab::Vocab {
+    let file = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/python/bytepair/vocab/cl100k_base.tiktoken"))
+        .expect("the bundled vocab");
+    crate::vocab::Vocab::parse(&file).expect("valid vocab")
+}
