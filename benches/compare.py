@@ -148,16 +148,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         for kind in CORPUS_KINDS:
             progress(f"{name}: checking ids on {kind}")
             expected[kind] = check_ids(name, kind, documents[kind], ours, theirs)
-        corpus_rows, checks[name], missing[name] = bench_corpora(
-            name, documents, expected, ours, theirs, threads, repeat, notes
-        )
-        rows += corpus_rows
-        gc.collect()  # the peers are gone with bench_corpora's frame; free their vocab before the next encoding
+        spec = ENCODINGS[name]
+        vocab_path = VOCAB_DIR / spec.vocab_file
+        ranks = tiktoken.load.load_tiktoken_bpe(str(vocab_path))
+        with tempfile.TemporaryDirectory(prefix="bytepair-peers-") as scratch:
+            progress(f"{name}: building the installed peers")
+            found, missing[name] = peers.build_all(spec, ranks, vocab_path, threads, Path(scratch))
+            corpus_rows, checks[name] = bench_corpora(
+                name, documents, expected, ours, theirs, found, ranks, threads, repeat, notes
+            )
+            rows += corpus_rows
+            exact = [peer for peer, check in zip(found, checks[name], strict=True) if check.exact]
+            worst_rows = []
+            for label, make in worst_cases():
+                progress(f"{name}: worst case {label}")
+                worst_rows.append(
+                    bench_worst_case(name, label, make, worst_bytes, ours, theirs, exact, repeat, args.budget, notes)
+                )
+            del found, exact
+        gc.collect()  # free the peers' vocabs before timing load and before the next encoding
         progress(f"{name}: timing load")
         rows.append(bench_load(name, repeat))
-        for label, make in worst_cases():
-            progress(f"{name}: worst case {label}")
-            rows.append(bench_worst_case(name, label, make, worst_bytes, ours, theirs, repeat, args.budget, notes))
+        rows += worst_rows
 
     command = shlex.join(["python", *sys.argv]) if argv is None else shlex.join(["python", "benches/compare.py", *argv])
     print(
@@ -423,33 +435,28 @@ def bench_corpora(
     expected: dict[str, list[list[int]]],
     ours: Any,
     theirs: Any,
+    found: list[Peer],
+    ranks: dict[bytes, int],
     threads: int,
     repeat: int,
     notes: list[str],
-) -> tuple[list[Row], list[PeerCheck], list[tuple[str, str]]]:
-    """The corpus rows of one encoding for tiktoken, bytepair and every installed peer whose ids equal tiktoken's."""
-    spec = ENCODINGS[name]
-    vocab_path = VOCAB_DIR / spec.vocab_file
-    ranks = tiktoken.load.load_tiktoken_bpe(str(vocab_path))
-    with tempfile.TemporaryDirectory(prefix="bytepair-peers-") as scratch:
-        progress(f"{name}: building the installed peers")
-        found, missing = peers.build_all(spec, ranks, vocab_path, threads, Path(scratch))
-        checks = []
-        for peer in found:
-            progress(f"{name}: checking {peer.label}'s ids")
-            checks.append(check_peer(peer, ranks, documents, expected))
-        # Like tiktoken and bytepair (check_ids), each peer has now run every document once before it is timed: a peer
-        # that caches pieces across calls (toktok-rs and gigatoken do) is timed with its cache warm.
-        exact = [peer for peer, check in zip(found, checks, strict=True) if check.exact]
-        rows = []
-        for kind in CORPUS_KINDS:
-            progress(f"{name}: timing {kind}")
-            rows += bench_corpus(
-                name, kind, documents[kind], expected[kind], ours, theirs, exact, threads, repeat, notes
-            )
+) -> tuple[list[Row], list[PeerCheck]]:
+    """The corpus rows of one encoding for tiktoken, bytepair and every peer in ``found`` whose ids equal tiktoken's,
+    and each peer's ids check."""
+    checks = []
+    for peer in found:
+        progress(f"{name}: checking {peer.label}'s ids")
+        checks.append(check_peer(peer, ranks, documents, expected))
+    # Like tiktoken and bytepair (check_ids), each peer has now run every document once before it is timed: a peer
+    # that caches pieces across calls (toktok-rs and gigatoken do) is timed with its cache warm.
+    exact = [peer for peer, check in zip(found, checks, strict=True) if check.exact]
+    rows = []
+    for kind in CORPUS_KINDS:
+        progress(f"{name}: timing {kind}")
+        rows += bench_corpus(name, kind, documents[kind], expected[kind], ours, theirs, exact, threads, repeat, notes)
     for row in rows:  # a peer whose ids differ keeps its column, with nothing timed
         row.peers.update({check.label: NOT_RUN for check in checks if not check.exact})
-    return rows, checks, missing
+    return rows, checks
 
 
 def bench_corpus(
@@ -587,6 +594,44 @@ def bench_load(name: str, repeat: int) -> Row:
     return Row(name, "load encoding from vocab file", label, "ms", theirs * 1e3, ours * 1e3, size, size)
 
 
+@dataclass
+class Probe:
+    """How far one library got on a worst case: the largest input it ran, and what stopped it there."""
+
+    size: int  # the requested size of that input (0: it ran none)
+    text: str
+    ids: list[int]
+    failure: str | None = None  # what it raised on the next size
+    failed_size: int = 0  # that size
+
+
+def probe(encode: Callable[[str], Any], make: Callable[[int, int], str], full_size: int, budget: float) -> Probe:
+    """Runs ``encode`` on ``make(n, 0)`` for n doubling from 4 KiB up to ``full_size`` while one call is predicted to
+    take under ``budget`` seconds, assuming the time grows by the same factor as in the last doubling (x2 if linear,
+    x4 if quadratic); stops at the first size that raises."""
+    done = Probe(0, "", [])
+    previous = None
+    n = min(4 * KIB, full_size)
+    while True:
+        text = make(n, 0)
+        try:
+            with stderr_silenced():  # a Rust panic prints its backtrace straight to fd 2
+                start = time.perf_counter()
+                ids = encode(text)
+                elapsed = time.perf_counter() - start
+        except BaseException as err:  # PanicException derives from BaseException, not Exception
+            if isinstance(err, (KeyboardInterrupt, SystemExit)):
+                raise
+            done.failure, done.failed_size = f"{type(err).__name__}: {err}", n
+            return done
+        done = Probe(n, text, list(ids))
+        growth = elapsed / previous if previous else 4.0
+        previous = elapsed
+        if n >= full_size or elapsed * max(growth, 2.0) > budget:
+            return done
+        n = min(2 * n, full_size)
+
+
 def bench_worst_case(
     name: str,
     label: str,
@@ -594,76 +639,118 @@ def bench_worst_case(
     full_size: int,
     ours: Any,
     theirs: Any,
+    exact_peers: list[Peer],
     repeat: int,
     budget: float,
     notes: list[str],
 ) -> Row:
-    """bytepair on the full input; tiktoken on the largest prefix that fits the time budget (and that it can run).
+    """bytepair on the full input; tiktoken and each peer on the largest input that fits the time budget (see
+    `probe`) and that it can run.
 
-    Each of bytepair's repeats encodes a text of its own (another seed; the same text where it is not random), so
-    its repeats measure merging the input, not finding an earlier repeat's pieces in its cache: the cache keeps
-    several megabytes of recently merged pieces per thread, enough to hold every piece of a repeated 1 MiB input.
+    Each repeat of bytepair and of a peer encodes a text of its own (another seed; the same text where it is not
+    random), so repeats measure merging the input, not finding an earlier repeat's pieces in a cache: bytepair keeps
+    several megabytes of recently merged pieces per thread, enough to hold every piece of a repeated 1 MiB input, and
+    toktok-rs and gigatoken keep pieces too. tiktoken keeps none and runs its one input each time. A peer's ids are
+    checked against bytepair's on every input it ran (bytepair's equal tiktoken's on the largest one tiktoken ran).
     """
     texts = [make(full_size, seed) for seed in range(1, repeat + 1)]
     size = len(texts[0].encode("utf-8"))
+    full_label = f"{format_size(full_size)}, {label}"
 
-    # tiktoken: double the input from 4 KiB while one call is predicted to stay within the budget, assuming the
-    # time grows by the same factor as in the last doubling (x2 if linear, x4 if quadratic).
-    done: tuple[int, str, list[int]] | None = None  # (requested size, prefix, tiktoken's ids)
-    failure = None
-    previous = None
-    n = min(4 * KIB, full_size)
-    while True:
-        prefix = make(n, 0)
-        try:
-            with stderr_silenced():  # a Rust panic prints its backtrace straight to fd 2
-                start = time.perf_counter()
-                want = theirs.encode_ordinary(prefix)
-                elapsed = time.perf_counter() - start
-        except BaseException as err:  # PanicException derives from BaseException, not Exception
-            if isinstance(err, (KeyboardInterrupt, SystemExit)):
-                raise
-            failure = f"{type(err).__name__}: {err}"
-            break
-        done = (n, prefix, want)
-        growth = elapsed / previous if previous else 4.0
-        previous = elapsed
-        if n >= full_size or elapsed * max(growth, 2.0) > budget:
-            break
-        n = min(2 * n, full_size)
-    if done is not None:
-        got = ours.encode_ordinary(done[1])
-        if got != done[2]:
-            abort_mismatch(name, f"worst case {label}", "encode_ordinary", done[1], done[2], got, theirs)
+    reference = probe(theirs.encode_ordinary, make, full_size, budget)
+    if reference.size:
+        got = ours.encode_ordinary(reference.text)
+        if got != reference.ids:
+            abort_mismatch(name, f"worst case {label}", "encode_ordinary", reference.text, reference.ids, got, theirs)
 
     remaining = iter(texts)
     calls = {OURS: lambda: ours.encode_ordinary(next(remaining))}
-    if done is not None:
-        calls[THEIRS] = functools.partial(theirs.encode_ordinary, done[1])
-    outcomes = best_of_rounds(repeat, calls)
+    if reference.size:
+        calls[THEIRS] = functools.partial(theirs.encode_ordinary, reference.text)
+    cells: dict[str, Cell] = {}
+    peer_texts: dict[str, list[str]] = {}  # the inputs of each peer that is timed, one per repeat
+    timed_ops: dict[str, peers.Op] = {}
+    for peer in exact_peers:
+        op = peer.ops.get(ENCODE)
+        if op is None:
+            cells[peer.label] = NA
+            continue
+        progress(f"{name}: worst case {label}: {peer.label}")
+        run = functools.partial(lambda op, text: op.read(op.run([text]))[0], op)
+        reached = probe(run, make, full_size, budget)
+        if not reached.size:
+            cells[peer.label] = "fails"
+            notes.append(
+                f"{name}, {full_label}: {peer.label} raises on the first {format_size(reached.failed_size)} "
+                f"({reached.failure})"
+            )
+            continue
+        if reached.ids != ours.encode_ordinary(reached.text):
+            cells[peer.label] = "wrong ids"
+            notes.append(
+                f"{name}, {full_label}: {peer.label}'s ids differ from bytepair's on the first "
+                f"{format_size(reached.size)}"
+            )
+            continue
+        if reached.failure:
+            notes.append(
+                f"{name}, {full_label}: {peer.label} timed on the first {format_size(reached.size)}; it "
+                f"raises on {format_size(reached.failed_size)} ({reached.failure})"
+            )
+        elif reached.size < full_size:
+            notes.append(
+                f"{name}, {full_label}: {peer.label} timed on the first {format_size(reached.size)}, the "
+                f"largest size predicted to take under {budget:g} s per call"
+            )
+        peer_texts[peer.label] = (
+            texts if reached.size == full_size else [make(reached.size, seed) for seed in range(1, repeat + 1)]
+        )
+        timed_ops[peer.label] = op
+        calls[peer.label] = functools.partial(
+            lambda op, inputs: op.run([next(inputs)]), op, iter(peer_texts[peer.label])
+        )
+
+    with stderr_silenced():
+        outcomes = best_of_rounds(repeat, calls)
     ours_seconds, tokens = timed(outcomes[OURS])
     if ours.decode_bytes(tokens) != texts[-1].encode("utf-8"):
         sys.exit(f"{name} worst case {label}: decode_bytes(encode_ordinary(text)) != text")
-
-    label = f"{format_size(full_size)}, {label}"
     ours_speed = megabytes_per_second(size, ours_seconds)
-    if done is None:
-        notes.append(f"{name}, {label}: tiktoken fails already on the first {format_size(n)} ({failure}).")
-        return Row(name, "worst case, encode_ordinary", label, "MB/s", "fails", ours_speed, size, 0)
-    timed_size, prefix, _ = done
-    theirs_seconds, _ = timed(outcomes[THEIRS])
-    prefix_size = len(prefix.encode("utf-8"))
-    if failure:
-        notes.append(f"{name}, {label}: on the first {format_size(n)}, tiktoken raises {failure}")
-        label += f" (tiktoken: first {format_size(timed_size)}; it fails on {format_size(n)})"
-    elif timed_size < full_size:
+
+    for peer_label, inputs in peer_texts.items():
+        outcome = outcomes[peer_label]
+        if isinstance(outcome, BaseException):
+            cells[peer_label] = "raises"
+            notes.append(f"{name}, {full_label}: {peer_label} raises {type(outcome).__name__}: {outcome}")
+        elif timed_ops[peer_label].read(outcome[1])[0] != ours.encode_ordinary(inputs[-1]):
+            cells[peer_label] = "wrong ids"
+            notes.append(f"{name}, {full_label}: {peer_label}'s ids differ from bytepair's on a timed input")
+        else:
+            cells[peer_label] = megabytes_per_second(len(inputs[-1].encode("utf-8")), outcome[0])
+
+    if not reference.size:
         notes.append(
-            f"{name}, {label}: tiktoken stopped at {format_size(timed_size)}, the largest size predicted to take "
-            f"under {budget:g} s per call."
+            f"{name}, {full_label}: tiktoken fails already on the first {format_size(reference.failed_size)} "
+            f"({reference.failure})."
         )
-        label += f" (tiktoken: first {format_size(timed_size)})"
+        return Row(name, "worst case, encode_ordinary", full_label, "MB/s", "fails", ours_speed, size, 0, cells)
+    theirs_seconds, _ = timed(outcomes[THEIRS])
+    prefix_size = len(reference.text.encode("utf-8"))
+    shown = full_label
+    if reference.failure:
+        notes.append(
+            f"{name}, {full_label}: on the first {format_size(reference.failed_size)}, tiktoken raises "
+            f"{reference.failure}"
+        )
+        shown += f" (tiktoken: first {format_size(reference.size)}; it fails on {format_size(reference.failed_size)})"
+    elif reference.size < full_size:
+        notes.append(
+            f"{name}, {full_label}: tiktoken stopped at {format_size(reference.size)}, the largest size predicted to "
+            f"take under {budget:g} s per call."
+        )
+        shown += f" (tiktoken: first {format_size(reference.size)})"
     theirs_speed = megabytes_per_second(prefix_size, theirs_seconds)
-    return Row(name, "worst case, encode_ordinary", label, "MB/s", theirs_speed, ours_speed, size, prefix_size)
+    return Row(name, "worst case, encode_ordinary", shown, "MB/s", theirs_speed, ours_speed, size, prefix_size, cells)
 
 
 @contextlib.contextmanager
@@ -785,10 +872,12 @@ def render(
         "",
         "Load: tiktoken = `load_tiktoken_bpe(path)` + `tiktoken.Encoding(...)`; bytepair = "
         "`bytepair.registry._build(spec)` (reads the file, checks its sha256, parses it in Rust), no cache.",
-        f"Worst cases: bytepair runs the full input; tiktoken doubles its input from 4 KiB while one call is "
-        f"predicted to take under {budget:g} s, and the row says when it stopped short.",
-        f"Peers run the corpus rows only ({NOT_RUN} elsewhere), and only when their ids equal tiktoken's on every "
-        f"document ({NOT_RUN} otherwise); {NA}: the library has no such call. Each peer's calls, in row order "
+        f"Worst cases: bytepair runs the full input; tiktoken and each peer double their input from 4 KiB while one "
+        f"call is predicted to take under {budget:g} s, and the row (tiktoken) or a note (a peer) says when one "
+        "stopped short; a peer's ids there are checked against bytepair's, which equal tiktoken's on the largest "
+        "input tiktoken ran.",
+        f"Peers run the corpus and worst-case rows ({NOT_RUN} for load), and only when their ids equal tiktoken's on "
+        f"every document ({NOT_RUN} otherwise); {NA}: the library has no such call. Each peer's calls, in row order "
         "(encode / array / batch / flat array batch / decode); every output is checked against tiktoken's ids:",
     ]
     lines += [f"- {label}: {calls}" for label, calls in peer_calls(checks).items()]

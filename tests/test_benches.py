@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from tests.conftest import SAMPLE_CORPUS
@@ -28,12 +30,17 @@ def test_builds_compares_the_installed_build_with_itself() -> None:
     assert [bool(line.match(row)) for row in done.stdout.splitlines()] == [True], done.stdout
 
 
-def test_rounds_take_turns_and_keep_each_calls_best(monkeypatch: pytest.MonkeyPatch) -> None:
+def bench_module(name: str) -> ModuleType:
+    """A script of benches/ imported as a module."""
     sys.path.insert(0, str(ROOT / "benches"))
     try:
-        import compare
+        return importlib.import_module(name)
     finally:
         sys.path.remove(str(ROOT / "benches"))
+
+
+def test_rounds_take_turns_and_keep_each_calls_best(monkeypatch: pytest.MonkeyPatch) -> None:
+    compare = bench_module("compare")
     clock = [0.0]
     monkeypatch.setattr(compare.time, "perf_counter", lambda: clock[0])
     order: list[str] = []
@@ -78,11 +85,7 @@ def test_side_by_side_loads_a_second_copy_of_a_build_with_the_same_ids(tmp_path:
     assert re.fullmatch(rf"  {build}: \d+\.\d MB/s, 1\.000x the first", rows[1]), done.stdout
     assert re.fullmatch(rf"  {build}: \d+\.\d MB/s, \d\.\d{{3}}x the first", rows[2]), done.stdout
 
-    sys.path.insert(0, str(ROOT / "benches"))
-    try:
-        import side_by_side
-    finally:
-        sys.path.remove(str(ROOT / "benches"))
+    side_by_side = bench_module("side_by_side")
     # A copy of the installed extension in another directory, as a second build would be: a module of its own.
     extension = Path(bytepair._core.__file__)
     (tmp_path / "bytepair").mkdir()
@@ -98,11 +101,7 @@ def test_side_by_side_loads_a_second_copy_of_a_build_with_the_same_ids(tmp_path:
 
 
 def test_side_by_side_builds_take_turns_and_keep_each_slices_best() -> None:
-    sys.path.insert(0, str(ROOT / "benches"))
-    try:
-        import side_by_side
-    finally:
-        sys.path.remove(str(ROOT / "benches"))
+    side_by_side = bench_module("side_by_side")
     clock = [0.0]
     order: list[tuple[str, str]] = []
     # Seconds per call of each build, pass after pass: build b is slow in the first pass only.
@@ -120,3 +119,40 @@ def test_side_by_side_builds_take_turns_and_keep_each_slices_best() -> None:
     first_pass = [("a", "s0"), ("b", "s0"), ("b", "s1"), ("a", "s1")]
     assert order == [*first_pass, ("b", "s0"), ("a", "s0"), ("a", "s1"), ("b", "s1")]
     assert best == [[1.0, 1.0], [0.5, 0.5]]
+
+
+def test_worst_case_inputs_double_while_the_next_call_is_predicted_within_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    compare = bench_module("compare")
+    clock = [0.0]
+    monkeypatch.setattr(compare.time, "perf_counter", lambda: clock[0])
+    sizes: list[int] = []
+
+    def encode_quadratic(text: str) -> list[int]:
+        sizes.append(len(text))
+        clock[0] += (len(text) / 4096) ** 2 * 0.01  # 4 KiB: 0.01 s, 8 KiB: 0.04 s, ...
+        return [len(text)]
+
+    def make(size: int, seed: int) -> str:
+        assert seed == 0  # probes run seed 0; the timed repeats get seeds of their own
+        return "x" * size
+
+    reached = compare.probe(encode_quadratic, make, 1 << 20, budget=1.0)
+    # 32 KiB took 0.64 s, 4x the last: 64 KiB is predicted at 2.56 s, over the budget.
+    assert sizes == [4096, 8192, 16384, 32768]
+    assert (reached.size, reached.ids, reached.failure) == (32768, [32768], None)
+    sizes.clear()
+    reached = compare.probe(encode_quadratic, make, 12_000, budget=100.0)
+    assert sizes == [4096, 8192, 12_000]  # the last step stops at the full size
+    assert reached.size == 12_000
+
+    def fails_from_16_kib(text: str) -> list[int]:
+        if len(text) >= 16384:
+            raise RecursionError("stack overflow")
+        return encode_quadratic(text)
+
+    reached = compare.probe(fails_from_16_kib, make, 1 << 20, budget=100.0)
+    assert (reached.size, reached.failure, reached.failed_size) == (8192, "RecursionError: stack overflow", 16384)
+    reached = compare.probe(fails_from_16_kib, lambda size, _seed: "x" * (size + 16384), 1 << 20, budget=100.0)
+    assert (reached.size, reached.text, reached.failed_size) == (0, "", 4096)
