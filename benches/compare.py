@@ -55,7 +55,7 @@ EMOJI = ["😀", "😂", "🥲", "🎉", "🚀", "🤖", "❤️", "👍🏽", "
 
 # A table cell: a measurement, or a word shown as it is.
 NA = "n/a"  # the library has no such call
-NOT_RUN = "-"  # not measured: peers run the corpus rows only, or their ids differ (see the ids row)
+NOT_RUN = "-"  # not measured: peers do not run load, nor any row when their ids differ (see the ids row)
 THEIRS, OURS = "tiktoken", "bytepair"  # their calls' labels in best_of_rounds, beside the peers' own
 Cell = float | str
 
