@@ -18,15 +18,15 @@
 //! [`merge_by_key_scan`] instead of both: each pair's rank and position packed into one integer, and a vectorized
 //! minimum over all of them per merge, `O(n)` per merge but without branches, eight pairs per instruction. Pieces
 //! longer than [`HEAP_THRESHOLD`] are first cut wherever two neighbouring bytes are held together by no token, and the
-//! stretches between cuts merged on their own (see [`merge_long`]; a run of one byte repeats the merge of one chunk,
-//! see [`merge_one_byte_repeated`]); long stretches are merged in chunks of [`CHUNK`]
-//! bytes (up to four at once, their steps interleaved), joined where the tokens on both sides of a seam are compatible
-//! (see [`merge_in_chunks`]), else by the backtracking search of `backtrack.rs`, which finds the same tokens in about
-//! linear time without merging; both use tables built on the first such piece. A vocab whose merges do not go in rank
-//! order (no bundled one) uses one bucket per rank instead (see `RankQueue`). Stale queue entries are skipped when
-//! popped: an entry `(rank, start)` is still valid exactly when the part starting at `start` is alive and its pair with
-//! the next part still has that rank (a rank names one byte string, so equal rank at the same start means the same
-//! pair). All forms give the same tokens; the tests check them against each other.
+//! stretches between cuts merged on their own (see [`merge_long`]; a piece that repeats a few bytes repeats the merge
+//! of one chunk, see [`merge_repeating`]); long stretches are merged in chunks of [`CHUNK`] bytes (up to four at once,
+//! their steps interleaved), joined where the tokens on both sides of a seam are compatible (see [`merge_in_chunks`]),
+//! else by the backtracking search of `backtrack.rs`, which finds the same tokens in about linear time without merging;
+//! both use tables built on the first such piece. A vocab whose merges do not go in rank order (no bundled one) uses
+//! one bucket per rank instead (see `RankQueue`). Stale queue entries are skipped when popped: an entry `(rank, start)`
+//! is still valid exactly when the part starting at `start` is alive and its pair with the next part still has that
+//! rank (a rank names one byte string, so equal rank at the same start means the same pair). All forms give the same
+//! tokens; the tests check them against each other.
 
 use std::cell::RefCell;
 use std::cmp::Reverse;
@@ -232,7 +232,7 @@ fn merge_long(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>, mut cache: Optio
     let Some(backtracker) = vocab.backtracker() else {
         return merge_with_queue(vocab, piece, out, &mut RankQueue::new(vocab.max_rank()), &mut Scratch::default());
     };
-    if merge_one_byte_repeated(vocab, backtracker, piece, out) {
+    if merge_repeating(vocab, backtracker, piece, out) {
         return;
     }
     let mut start = 0;
@@ -267,39 +267,43 @@ fn merge_long(vocab: &Vocab, piece: &[u8], out: &mut Vec<Rank>, mut cache: Optio
     }
 }
 
-/// The merge of `piece` when it is one byte repeated (a megabyte of spaces, of "a", of "="): the merge of [`CHUNK`]
-/// of them, repeated, then the merge of what is left, when the tokens either side of each seam are compatible (by the
-/// fact `backtrack.rs` is built on, as in [`merge_in_chunks`]); false, `out` untouched, otherwise. The chunks would
-/// find each other in the piece cache, but every seam would still look for a cut and check compatibility on its own
+/// The merge of `piece` when it repeats its first one to [`PERIOD_MAX`] bytes (a megabyte of one character: spaces,
+/// "a", "=", "é", an emoji): the merge of a unit of whole periods, about [`CHUNK`] bytes, repeated, then the merge of
+/// what is left (the unit's first bytes), when the tokens either side of each seam are compatible (by the fact
+/// `backtrack.rs` is built on, as in [`merge_in_chunks`]); false, `out` untouched, otherwise. The chunks would find
+/// each other in the piece cache, but every seam would still look for a cut and check compatibility on its own
 /// (callgrind, second call of 1 MiB of spaces then "x" with cl100k_base: 5.8 M instructions in `compatible` and 3.5 M
 /// in `chunk_end` of 17.7 M; 6.1 M in all this way). Measured (best of 7 calls of the same text, this 2-core
 /// machine): that text 684 -> 1,878 MB/s (gigatoken 1,144 in the same process), 1 MiB of "a" with o200k_base 775 ->
-/// 1,306. The test that all bytes are the same costs a pass over the piece, only for pieces over [`HEAP_THRESHOLD`].
-fn merge_one_byte_repeated(vocab: &Vocab, backtracker: &Backtracker, piece: &[u8], out: &mut Vec<Rank>) -> bool {
-    let byte = piece[0];
-    // Whole blocks of bytes folded together, which the compiler vectorizes: a test byte by byte that stops at the
-    // first difference does not vectorize, and would take about a cycle per byte of a piece that passes.
-    let blocks = piece.chunks_exact(64);
-    let differs = |bytes: &[u8]| bytes.iter().fold(0, |any, &other| any | (other ^ byte)) != 0;
-    let block_differs = |block: &[u8]| differs(<&[u8; 64]>::try_from(block).expect("chunks of 64"));
-    if differs(blocks.remainder()) || blocks.into_iter().any(block_differs) {
+/// 1,306. With periods of more than one byte too (best of 5, 1 MiB of one character, cl100k_base / o200k_base): "é"
+/// 227 -> 350 / 284 -> 342 MB/s, "中" 319 -> 521 / 436 -> 512, "😀" 247 -> 386 / 279 -> 444 (the scanner's reading of
+/// the characters is most of what is left). The test for a period compares the piece with itself shifted (`memcmp`,
+/// which stops at the first difference), only for pieces over [`HEAP_THRESHOLD`].
+fn merge_repeating(vocab: &Vocab, backtracker: &Backtracker, piece: &[u8], out: &mut Vec<Rank>) -> bool {
+    let Some(period) = (1..=PERIOD_MAX).find(|&period| piece[period..] == piece[..piece.len() - period]) else {
         return false;
-    }
+    };
+    let unit_len = CHUNK / period * period;
     let mut unit = Vec::new();
-    byte_pair_encode(vocab, &piece[..CHUNK], &mut unit);
+    byte_pair_encode(vocab, &piece[..unit_len], &mut unit);
+    // Every unit starts a period, so what follows the last whole unit is the unit's first bytes.
     let mut tail = Vec::new();
-    byte_pair_encode(vocab, &piece[..piece.len() % CHUNK], &mut tail);
+    byte_pair_encode(vocab, &piece[..piece.len() % unit_len], &mut tail);
     let (first, last) = (unit[0], unit[unit.len() - 1]);
     if !backtracker.compatible(last, first) || tail.first().is_some_and(|&next| !backtracker.compatible(last, next)) {
         return false;
     }
-    out.reserve(piece.len() / CHUNK * unit.len() + tail.len());
-    for _ in 0..piece.len() / CHUNK {
+    out.reserve(piece.len() / unit_len * unit.len() + tail.len());
+    for _ in 0..piece.len() / unit_len {
         out.extend_from_slice(&unit);
     }
     out.extend_from_slice(&tail);
     true
 }
+
+/// The longest period [`merge_repeating`] looks for: a character of up to four bytes and a variation selector after
+/// it (three), or two ASCII characters taking turns.
+const PERIOD_MAX: usize = 8;
 
 /// The merges of the stretches of up to 15 bytes that one long piece has met (the last of each few that share a
 /// slot), to copy when one comes again: text unlike the vocab's has few distinct stretches (random emoji 38 with
@@ -1414,40 +1418,54 @@ mod tests {
     }
 
     #[test]
-    fn a_run_of_one_byte_repeats_the_merge_of_a_chunk_where_the_seams_allow() {
+    fn a_piece_of_one_repeated_unit_repeats_its_merge_where_the_seams_allow() {
         let cl100k = crate::testing::cl100k_base();
         let backtracker = cl100k.backtracker().expect("merges in rank order");
-        let mut repeated = 0;
+        // The merge of `piece` by repeating a unit (where the seams allow) and by `merge_long`, against the heap's;
+        // whether the unit was repeated.
+        let check = |piece: &[u8], what: &str| -> bool {
+            let mut heap = Vec::new();
+            merge_with_queue(&cl100k, piece, &mut heap, &mut HeapQueue::with_capacity(0), &mut Scratch::default());
+            let mut long = Vec::new();
+            merge_long(&cl100k, piece, &mut long, None);
+            assert_eq!(long, heap, "{what}");
+            let mut fast = vec![7];
+            let repeated = merge_repeating(&cl100k, backtracker, piece, &mut fast);
+            assert_eq!(&fast[1..], if repeated { &heap[..] } else { &[] }, "{what}: all or nothing appended");
+            repeated
+        };
         // Every byte, with nothing, one byte and most of a chunk after the last whole chunk.
+        let mut repeated = 0;
         for byte in 0..=u8::MAX {
             for len in [HEAP_THRESHOLD + CHUNK, HEAP_THRESHOLD + 1, HEAP_THRESHOLD + CHUNK - 1] {
-                let piece = vec![byte; len];
-                let mut heap = Vec::new();
-                merge_with_queue(&cl100k, &piece, &mut heap, &mut HeapQueue::with_capacity(0), &mut Scratch::default());
-                let mut fast = vec![7];
-                if merge_one_byte_repeated(&cl100k, backtracker, &piece, &mut fast) {
-                    assert_eq!(fast[1..], heap, "{len} times {byte:#04x}");
-                    repeated += 1;
-                } else {
-                    assert_eq!(fast, [7], "{len} times {byte:#04x}: nothing appended when the seams do not allow");
-                }
-                let mut long = Vec::new();
-                merge_long(&cl100k, &piece, &mut long, None);
-                assert_eq!(long, heap, "{len} times {byte:#04x}");
+                repeated += usize::from(check(&vec![byte; len], &format!("{len} times {byte:#04x}")));
             }
         }
         assert!(repeated > 700, "only {repeated} of 768 runs merged by repeating a chunk");
+        // Periods of two to eight bytes: characters of two, three and four bytes, one with a variation selector (all
+        // of which repeat their merge), and ASCII characters taking turns (where some seams do not allow); whole
+        // periods and a cut one after the last whole unit.
+        let characters = ["\u{e9}", "\u{436}", "\u{4e2d}", "\u{1f600}", "\u{2764}\u{fe0f}"];
+        for unit in characters.into_iter().chain(["ab", "a b", " \n", "0123"]) {
+            for len in [HEAP_THRESHOLD + CHUNK, HEAP_THRESHOLD + 1, HEAP_THRESHOLD + 2 * CHUNK + 5] {
+                let piece: Vec<u8> = unit.bytes().cycle().take(len).collect();
+                let repeated = check(&piece, &format!("{len} bytes of {unit:?}"));
+                assert!(repeated || !characters.contains(&unit), "{len} bytes of {unit:?} merged without repeating");
+            }
+        }
+        let nine: Vec<u8> = b"abcdefghi".iter().copied().cycle().take(HEAP_THRESHOLD + 1).collect();
+        assert!(!merge_repeating(&cl100k, backtracker, &nine, &mut Vec::new()), "a period longer than PERIOD_MAX");
         for at in [0, 1, 64, HEAP_THRESHOLD + CHUNK - 1] {
             let mut one_other = vec![b' '; HEAP_THRESHOLD + CHUNK];
             one_other[at] = b'x';
-            assert!(!merge_one_byte_repeated(&cl100k, backtracker, &one_other, &mut Vec::new()), "x at {at}");
+            assert!(!merge_repeating(&cl100k, backtracker, &one_other, &mut Vec::new()), "x at {at}");
         }
         // "aa" and "aaa": 128 bytes merge into 64 "aa", and one more "a" after them into "aaa" with the last of them,
         // so a single "a" after the chunks is not compatible with the "aa" before it.
         let aa_aaa = vocab(&["aa", "aaa"]);
         let backtracker = aa_aaa.backtracker().expect("merges in rank order");
         let piece = vec![b'a'; HEAP_THRESHOLD + 1];
-        assert!(!merge_one_byte_repeated(&aa_aaa, backtracker, &piece, &mut Vec::new()));
+        assert!(!merge_repeating(&aa_aaa, backtracker, &piece, &mut Vec::new()));
         let mut long = Vec::new();
         merge_long(&aa_aaa, &piece, &mut long, None);
         assert_eq!(long, [[256].repeat(HEAP_THRESHOLD / 2 - 1), vec![257]].concat());
@@ -1456,7 +1474,7 @@ mod tests {
         let powers = vocab(&runs.iter().map(String::as_str).collect::<Vec<_>>());
         let backtracker = powers.backtracker().expect("merges in rank order");
         let piece = vec![b'a'; HEAP_THRESHOLD];
-        assert!(!merge_one_byte_repeated(&powers, backtracker, &piece, &mut Vec::new()));
+        assert!(!merge_repeating(&powers, backtracker, &piece, &mut Vec::new()));
         let mut long = Vec::new();
         merge_long(&powers, &piece, &mut long, None);
         assert_eq!(long, [263].repeat(HEAP_THRESHOLD / 256));
