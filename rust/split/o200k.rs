@@ -128,9 +128,9 @@ fn piece_end_by_characters(text: &Cursor<'_>, start: usize) -> usize {
 ///
 /// Inlined into its three callers: as a call it saved and restored its registers each time, about 20 instructions
 /// (callgrind, a warm pass over the 6 MB multilingual corpus in 4 KiB documents, `encode_ordinary`: 266,000 calls).
-/// Inlined, that pass took 342.9 -> 335.7 M instructions with o200k_base, English 259.6 -> 256.0 M; timed with
-/// `benches/side_by_side.py` (lists, 5 passes, two runs): multilingual 1.048x and 1.076x, English 1.086x and 1.036x,
-/// code 1.022x and 1.009x.
+/// Inlined, the extension's own instructions in that pass went 307.8 -> 304.8 M with o200k_base, English 231.4 ->
+/// 230.0 M; timed with `benches/side_by_side.py` (lists, 5 passes, two runs): multilingual 1.048x and 1.076x, English
+/// 1.086x and 1.036x, code 1.022x and 1.009x, more than the instructions say (this machine's noise is of that size).
 #[allow(clippy::inline_always)] // measured: see above
 #[inline(always)]
 fn upper_then_lower(text: &Cursor<'_>, from: usize) -> Option<usize> {
