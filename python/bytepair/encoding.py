@@ -133,9 +133,16 @@ class Encoding:
         >>> enc.encode("<|endoftext|>", disallowed_special=())
         [27, 91, 8862, 728, 428, 91, 29]
         """
-        policy = self._policy(text, allowed_special, disallowed_special)
-        # Written out here and in the other single-text methods rather than shared: a helper taking the core call
-        # added about 140 ns (25%) to encode("hello world").
+        # The default arguments' policy without a call to `_policy`, here and in `encode_to_numpy` and `count_tokens`:
+        # callgrind, 20,000 calls of encode("hello world"), 4,676 -> 4,212 instructions per call (encode_to_numpy,
+        # with `_token_array`'s body in line too, 7,273 -> 6,523; count_tokens 4,367 -> 3,919). Written out rather
+        # than shared for the same reason: a helper taking the core call added about 140 ns (25%) to
+        # encode("hello world").
+        policy = (
+            self._default_policy
+            if disallowed_special == "all" and type(allowed_special) is set and not allowed_special
+            else self._policy(text, allowed_special, disallowed_special)
+        )
         try:
             try:
                 return self._core.encode(text, policy)
@@ -157,7 +164,11 @@ class Encoding:
         >>> bytepair.get_encoding("cl100k_base").encode_to_numpy("hello world").tolist()
         [15339, 1917]
         """
-        policy = self._policy(text, allowed_special, disallowed_special)
+        policy = (
+            self._default_policy
+            if disallowed_special == "all" and type(allowed_special) is set and not allowed_special
+            else self._policy(text, allowed_special, disallowed_special)
+        )
         try:
             try:
                 buffer = self._core.encode_to_bytes(text, policy)
@@ -165,7 +176,10 @@ class Encoding:
                 buffer = self._core.encode_to_bytes(_repair_surrogates(text), policy)
         except DisallowedSpecialTokenError as err:  # also from the retry with repaired surrogates
             _raise_disallowed(err)
-        return _token_array(buffer)
+        if _frombuffer is None:  # NumPy not yet imported
+            return _token_array(buffer)
+        tokens: npt.NDArray[np.uint32] = _frombuffer(buffer, _token_dtype)  # `_token_array` without its call
+        return tokens
 
     def encode_ordinary_batch(self, text: Sequence[str], *, num_threads: int | None = None) -> list[list[int]]:
         """Encode many texts on several threads (default: one per CPU), ignoring special tokens.
@@ -351,7 +365,11 @@ class Encoding:
         >>> bytepair.get_encoding("cl100k_base").count_tokens("hello world")
         2
         """
-        policy = self._policy(text, allowed_special, disallowed_special)
+        policy = (
+            self._default_policy
+            if disallowed_special == "all" and type(allowed_special) is set and not allowed_special
+            else self._policy(text, allowed_special, disallowed_special)
+        )
         try:
             try:
                 return self._core.count_tokens(text, policy)
