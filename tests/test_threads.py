@@ -3,7 +3,9 @@ from many threads at once builds one instance."""
 
 from __future__ import annotations
 
+import itertools
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -118,3 +120,46 @@ def test_threads_keep_their_own_piece_caches(cl100k: bytepair.Encoding, document
     results = run_in_threads(lambda i: [cl100k.encode_ordinary(document) for document in documents[i::THREADS][:8]])
     for i, result in enumerate(results):
         assert result == expected[i::THREADS][:8]
+
+
+LONG_TEXT = "hello world " * 400_000  # 4.8 MB: tens of milliseconds to encode
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        pytest.param(lambda enc: enc.encode_ordinary(LONG_TEXT), id="encode_ordinary"),
+        pytest.param(lambda enc: enc.encode(LONG_TEXT), id="encode"),
+        pytest.param(lambda enc: enc.encode_to_numpy(LONG_TEXT), id="encode_to_numpy"),
+        pytest.param(lambda enc: enc.count_tokens(LONG_TEXT), id="count_tokens"),
+    ],
+)
+def test_other_python_threads_run_while_a_long_text_is_encoded(call) -> None:  # type: ignore[no-untyped-def]
+    """A long call releases the GIL (a short one keeps it: see `detach_unless_short` in bindings.rs). Another thread
+    stamps the time in a loop; held through the call, the GIL would leave a gap in its stamps as long as the call.
+    (`decode` releases it too, but reading the ids and making the string hold the GIL for about as long as the
+    decoding takes, so this test could not tell.)"""
+    enc = bytepair.get_encoding("cl100k_base")
+    call(enc)  # warm: the hot table and the vocab's pages
+    stamps: list[float] = []
+    stop = threading.Event()
+
+    def stamp() -> None:
+        while not stop.is_set():
+            stamps.append(time.perf_counter())
+
+    stamper = threading.Thread(target=stamp)
+    stamper.start()
+    try:
+        while not stamps:
+            time.sleep(0.001)
+        start = time.perf_counter()
+        call(enc)
+        end = time.perf_counter()
+    finally:
+        stop.set()
+        stamper.join()
+    during = [start, *(at for at in stamps if start < at < end), end]
+    longest_gap = max(later - earlier for earlier, later in itertools.pairwise(during))
+    took = end - start
+    assert longest_gap < took / 2, f"no other thread ran for {longest_gap * 1e3:.1f} of the call's {took * 1e3:.1f} ms"
