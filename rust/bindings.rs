@@ -524,10 +524,11 @@ fn tokens_bytearray<'py>(
 }
 
 /// Runs `work` on a text of `len` bytes (or a list of `len` tokens) with the GIL released, unless it is shorter than
-/// [`KEEP_GIL_BELOW`]: releasing the GIL and taking it back cost two mutex round trips and about 340 instructions
-/// (callgrind, 20,000 calls of `encode_ordinary("hello world")`, 3,059 instructions per call in all), more than the
-/// encoding of a few words, and such a call holds the GIL for about a microsecond, far below the interpreter's
-/// 5 ms switch interval. Longer texts release it, so that Python threads encoding at once run in parallel.
+/// [`KEEP_GIL_BELOW`]: releasing the GIL and taking it back cost two mutex round trips and about 400 instructions
+/// (callgrind, 20,000 calls of `encode_ordinary("hello world")`: 3,019 -> 2,631 instructions per call without), more
+/// than the encoding of a few words, and such a call holds the GIL for about a microsecond, far below the
+/// interpreter's 5 ms switch interval. Longer texts release it, so that Python threads encoding at once run in
+/// parallel (`tests/test_threads.py` checks that they do).
 fn detach_unless_short<T: Send>(py: Python<'_>, len: usize, work: impl FnOnce() -> T + Send) -> T {
     if len < KEEP_GIL_BELOW {
         work()
@@ -636,11 +637,11 @@ impl PyHfTokenizer {
     // ==== Encoding ====
 
     fn encode(&self, py: Python<'_>, text: PyBackedStr, with_offsets: bool) -> PyResult<EncodingParts> {
-        Ok(py.detach(|| self.inner.encode(&text, with_offsets)).map(into_parts)?)
+        Ok(detach_unless_short(py, text.len(), || self.inner.encode(&text, with_offsets)).map(into_parts)?)
     }
 
     fn normalize(&self, py: Python<'_>, text: PyBackedStr) -> PyResult<String> {
-        Ok(py.detach(|| self.inner.normalize(&text))?)
+        Ok(detach_unless_short(py, text.len(), || self.inner.normalize(&text))?)
     }
 
     #[pyo3(signature = (texts, with_offsets, num_threads=None))]
@@ -679,7 +680,7 @@ impl PyHfTokenizer {
     // ==== Decoding ====
 
     fn decode_bytes<'py>(&self, py: Python<'py>, tokens: Tokens, skip_special_tokens: bool) -> Bound<'py, PyBytes> {
-        let bytes = py.detach(|| self.inner.decode_bytes(&tokens.0, skip_special_tokens));
+        let bytes = detach_unless_short(py, tokens.0.len(), || self.inner.decode_bytes(&tokens.0, skip_special_tokens));
         PyBytes::new(py, &bytes)
     }
 
