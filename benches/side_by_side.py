@@ -46,8 +46,9 @@ def load_extension(directory: Path) -> ModuleType:
 
 
 def encoder_call(core: ModuleType, encoding: str, mode: str) -> Callable[[str], Any]:
-    """One document's encode with the build ``core``: ``numpy`` the tokens as bytes (what `encode_to_numpy` wraps),
-    ``list`` a list of ints (`encode_ordinary`)."""
+    """One document's encode with the build ``core``: ``numpy`` a ``uint32`` array (what `encode_to_numpy` wraps:
+    ``encode_to_array``, or in builds before it ``encode_to_bytes`` and ``numpy.frombuffer``), ``list`` a list of ints
+    (`encode_ordinary`)."""
     from bytepair.config import ENCODINGS
     from bytepair.registry import read_vocab_file
 
@@ -56,7 +57,12 @@ def encoder_call(core: ModuleType, encoding: str, mode: str) -> Callable[[str], 
     if mode == "list":
         return encoder.encode_ordinary  # type: ignore[no-any-return]
     policy = encoder.special_policy([], list(spec.special_tokens))
-    return lambda document: encoder.encode_to_bytes(document, policy)
+    if hasattr(encoder, "encode_to_array"):
+        return lambda document: encoder.encode_to_array(document, policy)
+    import numpy as np
+
+    frombuffer, dtype = np.frombuffer, np.dtype("<u4")
+    return lambda document: frombuffer(encoder.encode_to_bytes(document, policy), dtype)
 
 
 def gigatoken_call(encoding: str, mode: str) -> Callable[[str], Any]:

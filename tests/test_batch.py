@@ -113,6 +113,19 @@ def test_batch_array_is_writable_and_owned(cl100k: bytepair.Encoding) -> None:
     assert tokens.tolist() == [1, 1917]
 
 
+@pytest.mark.parametrize("text", ["", "hello world", "hello world " * 1000])
+def test_encode_to_numpy_gives_a_writable_array_of_its_own(cl100k: bytepair.Encoding, text: str) -> None:
+    # The array holds the encoder's own vector (no copy): each call's must be a new one, sized to its tokens.
+    first, second = cl100k.encode_to_numpy(text), cl100k.encode_to_numpy(text)
+    expected = cl100k.encode(text)
+    assert first.dtype == np.uint32 and first.ndim == 1 and first.flags.c_contiguous
+    assert first.flags.writeable and not np.shares_memory(first, second)
+    first += 1
+    assert first.tolist() == [token + 1 for token in expected] and second.tolist() == expected
+    del second
+    assert first.tolist() == [token + 1 for token in expected]
+
+
 @pytest.mark.parametrize(
     "method", ["encode_batch_to_numpy", "encode_batch_padded", "count_tokens_batch", "encode_batch", "decode_batch"]
 )
@@ -250,6 +263,24 @@ def run_script(source: str) -> subprocess.CompletedProcess[str]:
         timeout=300,
         check=False,
     )
+
+
+def test_encode_to_numpy_without_numpy_raises_import_error() -> None:
+    """The core makes the array with NumPy's C API, which would panic without NumPy: the module imports it first."""
+    result = run_script(
+        """
+    import sys
+    sys.modules["numpy"] = None  # its import fails
+    import bytepair
+    enc = bytepair.get_encoding("cl100k_base")
+    assert enc.encode("hello world") == [15339, 1917]
+    try:
+        enc.encode_to_numpy("hello world")
+    except ImportError as err:
+        print(type(err).__name__, "numpy" in str(err))
+    """
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, "ModuleNotFoundError True\n", "")
 
 
 PREAMBLE = """

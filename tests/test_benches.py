@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import types
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -96,8 +97,24 @@ def test_side_by_side_loads_a_second_copy_of_a_build_with_the_same_ids(tmp_path:
     text = "Hello world, 12345 héllo\n\n  x"
     expected = bytepair.get_encoding("o200k_base").encode_ordinary(text)
     assert side_by_side.encoder_call(core, "o200k_base", "list")(text) == expected
-    as_bytes = side_by_side.encoder_call(core, "o200k_base", "numpy")(text)
-    assert [int.from_bytes(as_bytes[at : at + 4], "little") for at in range(0, len(as_bytes), 4)] == expected
+    assert side_by_side.encoder_call(core, "o200k_base", "numpy")(text).tolist() == expected
+
+
+def test_side_by_side_reads_the_bytes_of_builds_before_encode_to_array() -> None:
+    side_by_side = bench_module("side_by_side")
+
+    class Encoder:  # a build's core before encode_to_array: little-endian bytes for numpy.frombuffer
+        def __init__(self, *_: object) -> None:
+            pass
+
+        def special_policy(self, *_: object) -> None:
+            return None
+
+        def encode_to_bytes(self, text: str, _policy: None) -> bytes:
+            return b"".join(len(word).to_bytes(4, "little") for word in text.split())
+
+    old_core = types.SimpleNamespace(Encoder=Encoder)
+    assert side_by_side.encoder_call(old_core, "cl100k_base", "numpy")("a bb ccc").tolist() == [1, 2, 3]
 
 
 def test_side_by_side_builds_take_turns_and_keep_each_slices_best() -> None:

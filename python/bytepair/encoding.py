@@ -158,7 +158,8 @@ class Encoding:
         allowed_special: AllowedSpecial = set(),  # noqa: B006
         disallowed_special: DisallowedSpecial = "all",
     ) -> npt.NDArray[np.uint32]:
-        """Encode text like `encode`, returning a read-only ``uint32`` NumPy array instead of a list.
+        """Encode text like `encode`, returning a ``uint32`` NumPy array instead of a list (writable, and the only
+        owner of its memory, like the arrays of `encode_batch_to_numpy`).
 
         >>> import bytepair
         >>> bytepair.get_encoding("cl100k_base").encode_to_numpy("hello world").tolist()
@@ -169,16 +170,15 @@ class Encoding:
             if disallowed_special == "all" and type(allowed_special) is set and not allowed_special
             else self._policy(text, allowed_special, disallowed_special)
         )
+        if _frombuffer is None:  # NumPy not imported yet: the core makes the array with it
+            _load_numpy()
         try:
             try:
-                buffer = self._core.encode_to_bytes(text, policy)
+                tokens: npt.NDArray[np.uint32] = self._core.encode_to_array(text, policy)
             except UnicodeEncodeError:
-                buffer = self._core.encode_to_bytes(_repair_surrogates(text), policy)
+                tokens = self._core.encode_to_array(_repair_surrogates(text), policy)
         except DisallowedSpecialTokenError as err:  # also from the retry with repaired surrogates
             _raise_disallowed(err)
-        if _frombuffer is None:  # NumPy not yet imported
-            return _token_array(buffer)
-        tokens: npt.NDArray[np.uint32] = _frombuffer(buffer, _token_dtype)  # `_token_array` without its call
         return tokens
 
     def encode_ordinary_batch(self, text: Sequence[str], *, num_threads: int | None = None) -> list[list[int]]:
@@ -694,7 +694,7 @@ def _uint32_le() -> Any:
     return _numpy().dtype("<u4")
 
 
-# numpy.frombuffer and the token dtype, set on the first call of `_token_array`.
+# numpy.frombuffer and the token dtype, set by `_load_numpy` on the first array made.
 _frombuffer: Any = None
 _token_dtype: Any = None
 
@@ -705,11 +705,16 @@ def _token_array(buffer: bytes | bytearray) -> npt.NDArray[np.uint32]:
     Per call this costs what an ``encode`` of a short text does, so it is lean: the function and dtype come from
     module globals (a cached function call took 0.3 us each), and the dtype is passed by position (by keyword,
     frombuffer took 0.5 us longer)."""
-    global _frombuffer, _token_dtype
     if _frombuffer is None:
-        _frombuffer, _token_dtype = _numpy().frombuffer, _uint32_le()
+        _load_numpy()
     tokens: npt.NDArray[np.uint32] = _frombuffer(buffer, _token_dtype)
     return tokens
+
+
+def _load_numpy() -> None:
+    """Imports NumPy (an `ImportError` where it is missing) and sets `_frombuffer` and `_token_dtype`."""
+    global _frombuffer, _token_dtype
+    _frombuffer, _token_dtype = _numpy().frombuffer, _uint32_le()
 
 
 def _key(argument: object) -> object:
