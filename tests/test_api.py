@@ -7,13 +7,17 @@ import functools
 import gc
 import importlib
 import inspect
+import subprocess
 import sys
+import textwrap
+from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.conftest import ALL_ENCODINGS, VECTORS, oracle
+from tests.conftest import ALL_ENCODINGS, VECTORS, VOCAB_DIR, oracle
 
 import bytepair
+import bytepair.config
 
 tiktoken = pytest.importorskip("tiktoken")
 tiktoken_load = pytest.importorskip("tiktoken.load")
@@ -131,6 +135,79 @@ def test_encoding_name_for_a_prefixed_model_equals_tiktokens(model: str) -> None
 def test_list_encoding_names_gives_the_seven_names() -> None:
     assert bytepair.list_encoding_names() == ENCODING_NAMES
     assert set(bytepair.list_encoding_names()) == set(tiktoken.list_encoding_names())
+
+
+PLUGIN = """
+    from tiktoken.load import load_tiktoken_bpe
+
+    def r50k_plus():
+        return {
+            "name": "r50k_plus",
+            "pat_str": PATTERN,
+            "mergeable_ranks": load_tiktoken_bpe(VOCAB),
+            "special_tokens": {"<|endoftext|>": 50256, "<|extra|>": 50257},
+        }
+
+    ENCODING_CONSTRUCTORS = {"r50k_plus": r50k_plus}
+"""
+
+
+def run_with_plugins(tmp_path: Path, plugins: dict[str, str], script: str) -> subprocess.CompletedProcess[str]:
+    """``script`` in a fresh interpreter that finds ``plugins`` (module name -> source) in ``tiktoken_ext``."""
+    (tmp_path / "tiktoken_ext").mkdir()
+    for module, source in plugins.items():
+        (tmp_path / "tiktoken_ext" / f"{module}.py").write_text(textwrap.dedent(source), encoding="utf-8")
+    preamble = f"import sys\nsys.path.insert(0, {str(tmp_path)!r})\n"
+    return subprocess.run(  # noqa: S603  (our own interpreter running our own script)
+        [sys.executable, "-c", preamble + textwrap.dedent(script)], capture_output=True, text=True, check=False
+    )
+
+
+def test_get_encoding_finds_the_encodings_of_tiktoken_plugins(tmp_path: Path) -> None:
+    """As in tiktoken: a module of the `tiktoken_ext` namespace package names encodings in ENCODING_CONSTRUCTORS.
+    tiktoken, finding the same plugin, is the oracle."""
+    spec = bytepair.config.ENCODINGS["r50k_base"]
+    plugin = f"PATTERN = {spec.pattern!r}\nVOCAB = {str(VOCAB_DIR / spec.vocab_file)!r}\n" + textwrap.dedent(PLUGIN)
+    done = run_with_plugins(
+        tmp_path,
+        {"r50k_plus": plugin},
+        """
+        import pickle, bytepair, tiktoken
+        ours, theirs = bytepair.get_encoding("r50k_plus"), tiktoken.get_encoding("r50k_plus")
+        text = "hello <|extra|> world 12345 <|endoftext|>"
+        assert ours.encode(text, allowed_special="all") == theirs.encode(text, allowed_special="all")
+        assert (ours.name, ours.n_vocab, ours.eot_token) == (theirs.name, theirs.n_vocab, theirs.eot_token)
+        assert bytepair.get_encoding("r50k_plus") is ours
+        pickled = pickle.dumps(ours)  # by name, as a bundled encoding
+        assert len(pickled) < 100 and pickle.loads(pickled).encode(text, allowed_special="all") == ours.encode(
+            text, allowed_special="all"
+        )
+        assert bytepair.list_encoding_names()[-1] == "r50k_plus"
+        try:
+            bytepair.get_encoding("r50k_minus")
+        except bytepair.UnknownEncodingError as err:
+            print(str(err).endswith("o200k_harmony, r50k_plus"))
+        """,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "True\n", "")
+
+
+def test_a_bundled_name_in_a_plugin_stays_the_bundled_encoding(tmp_path: Path) -> None:
+    plugin = "ENCODING_CONSTRUCTORS = {'cl100k_base': lambda: 1 / 0, 'gpt2': lambda: 1 / 0}\n"
+    script = """
+        import bytepair
+        assert bytepair.list_encoding_names() == bytepair.list_encoding_names()[:7]
+        print(bytepair.get_encoding("cl100k_base").encode("hello world"))
+    """
+    done = run_with_plugins(tmp_path, {"shadow": plugin}, script)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "[15339, 1917]\n", "")
+
+
+def test_two_plugins_with_one_name_are_refused(tmp_path: Path) -> None:
+    same = "ENCODING_CONSTRUCTORS = {'twice': dict}\n"
+    script = "import bytepair; bytepair.get_encoding('twice')"
+    done = run_with_plugins(tmp_path, {"first": same, "second": same}, script)
+    assert done.returncode == 1 and "ValueError: duplicate encoding name 'twice' in tiktoken plugin" in done.stderr
 
 
 @pytest.mark.parametrize("name", ALL_ENCODINGS)

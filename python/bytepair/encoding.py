@@ -600,7 +600,7 @@ class Encoding:
     def __getstate__(self) -> object:
         from bytepair import registry
 
-        # A bundled encoding pickles as its name: small, and unpickles to the cached instance's state.
+        # A bundled or plugin encoding pickles as its name: small, and unpickles to the cached instance's state.
         if registry.is_registered(self):
             return self.name
         return {
