@@ -113,7 +113,7 @@ def read_vocab_file(spec: EncodingSpec) -> bytes:
 
 
 def _build_plugin(name: str, constructor: Callable[[], dict[str, Any]]) -> Encoding:
-    arguments = constructor()
+    arguments = dict(constructor())  # a copy: the constructor may hand out a dict of its own
     return Encoding(arguments.pop("name", name), **arguments)
 
 
