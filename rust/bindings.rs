@@ -11,6 +11,7 @@ use pyo3::exceptions::{PyOverflowError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::pybacked::{PyBackedBytes, PyBackedStr};
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyTuple};
 
 use crate::table::prefetch_line;
@@ -115,15 +116,15 @@ impl PyEncoder {
     /// The tokens as a `uint32` NumPy array over the encoder's own vector, made here with NumPy's C API: earlier the
     /// tokens were copied into a `bytes` object for `numpy.frombuffer`, whose call from Python cost about 0.2 us, as
     /// much as encoding "hello world" (`benches/side_by_side.py --mode numpy`, English in 4 KiB documents, cl100k_base:
-    /// 233 -> 244 MB/s). The vector is cut to its length first: the array keeps its whole allocation, which is made
-    /// for more tokens than most texts give (see `capacity_for` in encoder.rs). The caller imports NumPy first:
-    /// without it the C API cannot be found, which the crate reports by a panic.
+    /// 219 -> 235 MB/s). The vector is cut to its length first: the array keeps its whole allocation, which is made
+    /// for more tokens than most texts give (see `capacity_for` in encoder.rs).
     fn encode_to_array<'py>(
         &self,
         py: Python<'py>,
         text: PyBackedStr,
         policy: &PySpecialPolicy,
     ) -> PyResult<Bound<'py, numpy::PyArray1<Rank>>> {
+        require_numpy(py)?;
         let mut tokens = detach_unless_short(py, text.len(), || self.inner.encode(&text, &policy.inner))?;
         tokens.shrink_to_fit();
         Ok(numpy::PyArray1::from_vec(py, tokens))
@@ -545,6 +546,13 @@ fn detach_unless_short<T: Send>(py: Python<'_>, len: usize, work: impl FnOnce() 
 
 /// See [`detach_unless_short`].
 const KEEP_GIL_BELOW: usize = 256;
+
+/// Imports NumPy once, before the first array: the `numpy` crate finds NumPy's C API by importing it and panics where
+/// it cannot, so a missing NumPy is the import's `ModuleNotFoundError` here instead.
+fn require_numpy(py: Python<'_>) -> PyResult<()> {
+    static IMPORTED: PyOnceLock<()> = PyOnceLock::new();
+    IMPORTED.get_or_try_init(py, || py.import("numpy").map(drop)).copied()
+}
 
 fn offsets_bytearray<'py>(py: Python<'py>, flat: &FlatBatch) -> PyResult<Bound<'py, PyByteArray>> {
     PyByteArray::new_with(py, flat.offsets().len() * 8, |buffer| {

@@ -115,7 +115,7 @@ def test_batch_array_is_writable_and_owned(cl100k: bytepair.Encoding) -> None:
 
 @pytest.mark.parametrize("text", ["", "hello world", "hello world " * 1000])
 def test_encode_to_numpy_gives_a_writable_array_of_its_own(cl100k: bytepair.Encoding, text: str) -> None:
-    # The array holds the encoder's own vector (no copy): each call's must be a new one, sized to its tokens.
+    # The array holds the encoder's own vector (no copy): each call's must be a new one.
     first, second = cl100k.encode_to_numpy(text), cl100k.encode_to_numpy(text)
     expected = cl100k.encode(text)
     assert first.dtype == np.uint32 and first.ndim == 1 and first.flags.c_contiguous
@@ -266,7 +266,7 @@ def run_script(source: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_encode_to_numpy_without_numpy_raises_import_error() -> None:
-    """The core makes the array with NumPy's C API, which would panic without NumPy: the module imports it first."""
+    """The core makes the array with NumPy's C API, whose crate would panic without NumPy: it imports NumPy first."""
     result = run_script(
         """
     import sys

@@ -134,10 +134,9 @@ class Encoding:
         [27, 91, 8862, 728, 428, 91, 29]
         """
         # The default arguments' policy without a call to `_policy`, here and in `encode_to_numpy` and `count_tokens`:
-        # callgrind, 20,000 calls of encode("hello world"), 4,676 -> 4,212 instructions per call (encode_to_numpy,
-        # with `_token_array`'s body in line too, 7,273 -> 6,523; count_tokens 4,367 -> 3,919). Written out rather
-        # than shared for the same reason: a helper taking the core call added about 140 ns (25%) to
-        # encode("hello world").
+        # callgrind, 20,000 calls of encode("hello world"), 4,676 -> 4,212 instructions per call (count_tokens 4,367
+        # -> 3,919; encode_to_numpy, when it still wrapped bytes in Python, 7,273 -> 6,523). Written out rather than
+        # shared for the same reason: a helper taking the core call added about 140 ns (25%) to encode("hello world").
         policy = (
             self._default_policy
             if disallowed_special == "all" and type(allowed_special) is set and not allowed_special
@@ -170,8 +169,6 @@ class Encoding:
             if disallowed_special == "all" and type(allowed_special) is set and not allowed_special
             else self._policy(text, allowed_special, disallowed_special)
         )
-        if _frombuffer is None:  # NumPy not imported yet: the core makes the array with it
-            _load_numpy()
         try:
             try:
                 tokens: npt.NDArray[np.uint32] = self._core.encode_to_array(text, policy)
@@ -239,7 +236,7 @@ class Encoding:
         tokens, offsets = self._encode_batch_flat(
             text, num_threads=num_threads, allowed_special=allowed_special, disallowed_special=disallowed_special
         )
-        return _token_array(tokens), np.frombuffer(offsets, dtype=np.dtype("<i8"))
+        return np.frombuffer(tokens, dtype=_uint32_le()), np.frombuffer(offsets, dtype=np.dtype("<i8"))
 
     def encode_batch_padded(
         self,
@@ -692,29 +689,6 @@ def _numpy() -> Any:
 def _uint32_le() -> Any:
     """The dtype of token arrays, made once: ``np.dtype("<u4")`` parses its string on every call."""
     return _numpy().dtype("<u4")
-
-
-# numpy.frombuffer and the token dtype, set by `_load_numpy` on the first array made.
-_frombuffer: Any = None
-_token_dtype: Any = None
-
-
-def _token_array(buffer: bytes | bytearray) -> npt.NDArray[np.uint32]:
-    """A ``uint32`` array over the little-endian tokens in ``buffer``.
-
-    Per call this costs what an ``encode`` of a short text does, so it is lean: the function and dtype come from
-    module globals (a cached function call took 0.3 us each), and the dtype is passed by position (by keyword,
-    frombuffer took 0.5 us longer)."""
-    if _frombuffer is None:
-        _load_numpy()
-    tokens: npt.NDArray[np.uint32] = _frombuffer(buffer, _token_dtype)
-    return tokens
-
-
-def _load_numpy() -> None:
-    """Imports NumPy (an `ImportError` where it is missing) and sets `_frombuffer` and `_token_dtype`."""
-    global _frombuffer, _token_dtype
-    _frombuffer, _token_dtype = _numpy().frombuffer, _uint32_le()
 
 
 def _key(argument: object) -> object:
