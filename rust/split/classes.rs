@@ -21,6 +21,9 @@ pub const SPACE: u8 = 1 << 2;
 pub const UPPER: u8 = 1 << 3;
 /// o200k_base's lower-case side: `[\p{Ll}\p{Lm}\p{Lo}\p{M}]`.
 pub const LOWER: u8 = 1 << 4;
+/// Not a class of the patterns: a character other than ASCII that `(?i:x)` matches for some ASCII letter `x` (U+017F
+/// for `s`, U+212A for `k`), so that it may end a contraction. The block-level split leaves these to the scanners.
+pub const FOLDS_TO_ASCII: u8 = 1 << 5;
 /// Not a class: the flag [`Classes::of_byte`] gives a byte of a multi-byte character (and the scanners' byte-level
 /// fast paths give the end of the text), where they leave the decision to the character-level code.
 pub const MULTIBYTE: u8 = 1 << 7;
@@ -39,6 +42,19 @@ pub struct Classes {
     /// For each ASCII lower-case letter, the non-ASCII characters `(?i:x)` also matches (U+017F for `s`, U+212A
     /// for `k`).
     folds: Vec<Vec<char>>,
+    /// For each first byte of a two-byte character (0xC0 to 0xDF, by its low five bits), the characters it begins
+    /// that are plain letters and plain others (see [`two_byte`](Self::two_byte)), one bit each by the low six bits
+    /// of the second byte.
+    two_byte: [TwoByte; 32],
+}
+
+/// The characters of two bytes that share a first byte, by the low six bits of the second.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TwoByte {
+    /// Letters (`\p{L}`) that fold to no ASCII letter.
+    pub letters: u64,
+    /// Characters that are neither letters, numbers nor white space and fold to no ASCII letter.
+    pub others: u64,
 }
 
 impl Classes {
@@ -66,6 +82,18 @@ impl Classes {
                 }
             }
         }
+        let folds: Vec<Vec<char>> = ('a'..='z')
+            .map(|letter| {
+                ranges(&format!("(?i:{letter})"))
+                    .into_iter()
+                    .flat_map(|(start, end)| (start..=end).filter_map(char::from_u32))
+                    .filter(|c| !c.is_ascii())
+                    .collect()
+            })
+            .collect();
+        for &folded in folds.iter().flatten() {
+            flags[folded as usize] |= FOLDS_TO_ASCII;
+        }
         let mut bytes = [MULTIBYTE; 256];
         bytes[..128].copy_from_slice(&flags[..128]);
         let plane0 = flags[..PLANE0].to_vec().into_boxed_slice().try_into().expect("PLANE0 flags");
@@ -79,16 +107,17 @@ impl Classes {
             });
             block_of.push(u16::try_from(index).expect("at most 4096 blocks"));
         }
-        let folds = ('a'..='z')
-            .map(|letter| {
-                ranges(&format!("(?i:{letter})"))
-                    .into_iter()
-                    .flat_map(|(start, end)| (start..=end).filter_map(char::from_u32))
-                    .filter(|c| !c.is_ascii())
-                    .collect()
-            })
-            .collect();
-        Classes { bytes, plane0, block_of, blocks, folds }
+        let mut two_byte = [TwoByte::default(); 32];
+        for (code, &class) in flags.iter().enumerate().take(0x800).skip(0x80) {
+            let (lead, bit) = (code >> 6, 1 << (code & 0x3F));
+            let set = &mut two_byte[lead & 0x1F];
+            match class & (LETTER | NUMBER | SPACE | FOLDS_TO_ASCII) {
+                LETTER => set.letters |= bit,
+                0 => set.others |= bit,
+                _ => {}
+            }
+        }
+        Classes { bytes, plane0, block_of, blocks, folds, two_byte }
     }
 
     /// The class flags of an ASCII byte; [`MULTIBYTE`] for the bytes of multi-byte characters.
@@ -128,6 +157,14 @@ impl Classes {
     #[inline(always)]
     fn supplementary(&self, code: u32) -> u8 {
         self.blocks[usize::from(self.block_of[(code as usize - PLANE0) >> 8])][(code & 0xFF) as usize]
+    }
+
+    /// The plain letters and plain others among the two-byte characters whose first byte is `lead` (0xC0 to 0xDF):
+    /// one load where the block-level split classifies a character of accented Latin, Greek, Cyrillic, Hebrew or
+    /// Arabic.
+    #[inline]
+    pub fn two_byte(&self, lead: u8) -> TwoByte {
+        self.two_byte[usize::from(lead & 0x1F)]
     }
 
     /// Whether `c` matches the ASCII letter `lower` case-insensitively, as `(?i:...)` folds it.
@@ -172,8 +209,27 @@ mod tests {
         assert_eq!(classes.of_code('\u{1F600}' as u32), 0); // an emoji
         assert_eq!(classes.of_code('\u{FFFD}' as u32), 0);
         assert_eq!(classes.of_code('\u{10000}' as u32), LETTER | UPPER | LOWER); // LINEAR B SYLLABLE B008 A
+        assert_eq!(classes.of_code('\u{17F}' as u32), LETTER | LOWER | FOLDS_TO_ASCII); // LATIN SMALL LETTER LONG S
+        assert_eq!(classes.of_code('\u{212A}' as u32), LETTER | UPPER | FOLDS_TO_ASCII); // KELVIN SIGN
         assert!(classes.folds_to('\u{17F}', 's'));
         assert!(classes.folds_to('S', 's'));
         assert!(!classes.folds_to('\u{17F}', 't'));
+    }
+
+    #[test]
+    fn two_byte_sets_agree_with_the_flags() {
+        let classes = Classes::get();
+        for code in 0x80..0x800u32 {
+            let c = char::from_u32(code).expect("below the surrogates");
+            let mut bytes = [0; 2];
+            c.encode_utf8(&mut bytes);
+            let set = classes.two_byte(bytes[0]);
+            let has = |bits: u64| bits >> (bytes[1] & 0x3F) & 1 != 0;
+            let flags = classes.of_code(code);
+            assert_eq!(has(set.letters), flags & (LETTER | FOLDS_TO_ASCII) == LETTER, "{c:?}");
+            assert_eq!(has(set.others), flags & (LETTER | NUMBER | SPACE | FOLDS_TO_ASCII) == 0, "{c:?}");
+        }
+        let cyrillic = classes.two_byte(0xD0); // U+0400 to U+043F: all letters
+        assert_eq!((cyrillic.letters, cyrillic.others), (u64::MAX, 0));
     }
 }

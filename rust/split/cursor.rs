@@ -411,7 +411,7 @@ impl<'t> Cursor<'t> {
 pub const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 
 /// `byte` in every byte of a `u64`.
-const fn splat(byte: u8) -> u64 {
+pub const fn splat(byte: u8) -> u64 {
     byte as u64 * 0x0101_0101_0101_0101
 }
 

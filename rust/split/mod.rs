@@ -17,6 +17,7 @@ mod regex;
 
 use crate::error::{EncodeError, VocabError};
 pub use blocks::BLOCK;
+use classes::Classes;
 #[cfg(test)]
 use cursor::Cursor;
 use regex::RegexSplitter;
@@ -110,19 +111,21 @@ impl Splitter {
             Self::Regex(regex) => return regex.for_each_piece(text, |start, end| pieces.piece(start, end)),
             Self::Scanner(Scanner::R50k) => {
                 let starts = |block: &_| blocks::r50k_starts(block);
-                blocks::scan(text, starts, |text, start| r50k::piece_end(text, start), pieces);
+                blocks::scan::<false>(text, starts, |text, start| r50k::piece_end(text, start), pieces);
             }
             Self::Scanner(Scanner::Cl100k) => {
-                let starts = |block: &_| blocks::cl100k_starts::<3>(block);
-                blocks::scan(text, starts, |text, start| cl100k::piece_end(text, start), pieces);
+                let classes = Classes::get();
+                let starts = |block: &_| blocks::cl100k_starts::<3>(block, classes);
+                blocks::scan::<true>(text, starts, |text, start| cl100k::piece_end(text, start), pieces);
             }
             Self::Scanner(Scanner::O200k) => {
                 let starts = |block: &_| blocks::o200k_starts(block);
-                blocks::scan(text, starts, |text, start| o200k::piece_end(text, start), pieces);
+                blocks::scan::<false>(text, starts, |text, start| o200k::piece_end(text, start), pieces);
             }
             Self::Scanner(Scanner::Qwen2) => {
-                let starts = |block: &_| blocks::cl100k_starts::<1>(block);
-                blocks::scan(text, starts, |text, start| cl100k::piece_end_single_digit(text, start), pieces);
+                let classes = Classes::get();
+                let starts = |block: &_| blocks::cl100k_starts::<1>(block, classes);
+                blocks::scan::<true>(text, starts, |text, start| cl100k::piece_end_single_digit(text, start), pieces);
             }
         }
         Ok(())
