@@ -48,13 +48,20 @@ pub struct Classes {
     two_byte: [TwoByte; 32],
 }
 
-/// The characters of two bytes that share a first byte, by the low six bits of the second.
+/// The characters of two bytes that share a first byte, by the low six bits of the second. None of them folds to an
+/// ASCII letter.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct TwoByte {
-    /// Letters (`\p{L}`) that fold to no ASCII letter.
+    /// Letters (`\p{L}`).
     pub letters: u64,
-    /// Characters that are neither letters, numbers nor white space and fold to no ASCII letter.
+    /// Characters that are neither letters, numbers nor white space.
     pub others: u64,
+    /// Letters on o200k_base's upper-case side alone ([`UPPER`] without [`LOWER`]: `\p{Lu}`, `\p{Lt}`).
+    pub upper: u64,
+    /// Letters on its lower-case side alone (`\p{Ll}`).
+    pub lower: u64,
+    /// [`others`](Self::others) outside both sides, which hold the marks (`\p{M}`).
+    pub others_outside_words: u64,
 }
 
 impl Classes {
@@ -114,6 +121,12 @@ impl Classes {
             match class & (LETTER | NUMBER | SPACE | FOLDS_TO_ASCII) {
                 LETTER => set.letters |= bit,
                 0 => set.others |= bit,
+                _ => {}
+            }
+            match class & (LETTER | NUMBER | SPACE | UPPER | LOWER | FOLDS_TO_ASCII) {
+                cased if cased == LETTER | UPPER => set.upper |= bit,
+                cased if cased == LETTER | LOWER => set.lower |= bit,
+                0 => set.others_outside_words |= bit,
                 _ => {}
             }
         }
@@ -228,6 +241,11 @@ mod tests {
             let flags = classes.of_code(code);
             assert_eq!(has(set.letters), flags & (LETTER | FOLDS_TO_ASCII) == LETTER, "{c:?}");
             assert_eq!(has(set.others), flags & (LETTER | NUMBER | SPACE | FOLDS_TO_ASCII) == 0, "{c:?}");
+            let cased = flags & (LETTER | NUMBER | SPACE | UPPER | LOWER | FOLDS_TO_ASCII);
+            assert_eq!(has(set.upper), cased == LETTER | UPPER, "{c:?}");
+            assert_eq!(has(set.lower), cased == LETTER | LOWER, "{c:?}");
+            assert_eq!(has(set.others_outside_words), cased == 0, "{c:?}");
+            assert!(!has(set.upper | set.lower) || has(set.letters), "{c:?}");
         }
         let cyrillic = classes.two_byte(0xD0); // U+0400 to U+043F: all letters
         assert_eq!((cyrillic.letters, cyrillic.others), (u64::MAX, 0));

@@ -111,21 +111,42 @@ impl Splitter {
             Self::Regex(regex) => return regex.for_each_piece(text, |start, end| pieces.piece(start, end)),
             Self::Scanner(Scanner::R50k) => {
                 let starts = |block: &_| blocks::r50k_starts(block);
-                blocks::scan::<false>(text, starts, |text, start| r50k::piece_end(text, start), pieces);
+                blocks::scan::<{ blocks::OPEN_ON_ASCII }>(
+                    text,
+                    starts,
+                    |text, start| r50k::piece_end(text, start),
+                    pieces,
+                );
             }
             Self::Scanner(Scanner::Cl100k) => {
                 let classes = Classes::get();
                 let starts = |block: &_| blocks::cl100k_starts::<3>(block, classes);
-                blocks::scan::<true>(text, starts, |text, start| cl100k::piece_end(text, start), pieces);
+                blocks::scan::<{ blocks::OPEN_BELOW_U3000 }>(
+                    text,
+                    starts,
+                    |text, start| cl100k::piece_end(text, start),
+                    pieces,
+                );
             }
             Self::Scanner(Scanner::O200k) => {
-                let starts = |block: &_| blocks::o200k_starts(block);
-                blocks::scan::<false>(text, starts, |text, start| o200k::piece_end(text, start), pieces);
+                let classes = Classes::get();
+                let starts = |block: &_| blocks::o200k_starts(block, classes);
+                blocks::scan::<{ blocks::OPEN_CASED }>(
+                    text,
+                    starts,
+                    |text, start| o200k::piece_end(text, start),
+                    pieces,
+                );
             }
             Self::Scanner(Scanner::Qwen2) => {
                 let classes = Classes::get();
                 let starts = |block: &_| blocks::cl100k_starts::<1>(block, classes);
-                blocks::scan::<true>(text, starts, |text, start| cl100k::piece_end_single_digit(text, start), pieces);
+                blocks::scan::<{ blocks::OPEN_BELOW_U3000 }>(
+                    text,
+                    starts,
+                    |text, start| cl100k::piece_end_single_digit(text, start),
+                    pieces,
+                );
             }
         }
         Ok(())
