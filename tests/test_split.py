@@ -111,6 +111,30 @@ mixed = st.lists(
     max_size=24,
 ).map("".join)
 
+# Text long enough for the 64-byte blocks (rust/split/blocks.rs), rich in what they classify beyond ASCII: letters of
+# accented Latin, Cyrillic and Greek of both cases, titlecase, letters of no case, marks, punctuation of two and three
+# bytes; with the characters that end a block's exact part (numbers and white space that are not ASCII, U+017F after
+# `'`, the Kelvin sign, emoji) and the ASCII the patterns treat specially. Ids differ only where a cut moves across
+# a token, so the typographic prefixes come with words that make one token with them.
+beyond_ascii_words = st.text(
+    st.sampled_from(
+        list("aZsé\u00c9\u00df\u00ff\u00d7\u00f7ЖжЯяЁёѠ\u0461Ωωǅʰªאب中の\u0301\u0483\u093f«»©—“”\u2019…€。、")
+    ),
+    min_size=1,
+    max_size=12,
+)
+long_beyond_ascii = st.lists(
+    st.one_of(
+        beyond_ascii_words,
+        st.sampled_from([" ", "  ", "\n", "\r\n", "\t", "'", "'s", "'\u017f", "7", "123", "٣", "²", "\u00a0"]),
+        st.sampled_from(["\u2028", "\u3000", "😀", "\u212a", "/", "!", " \u00ab"]),
+        # A prefix of two or three bytes before letters, where a token spans both: a wrong cut changes the ids.
+        st.sampled_from(["\u201cThe", "\u201cthe", "\u00ab\u042d\u0442\u043e", "\u201eDie", "\u2014and", "\u2026and"]),
+    ),
+    min_size=8,
+    max_size=80,
+).map("".join)
+
 
 @pytest.mark.parametrize("name", ENCODINGS_BY_PATTERN)
 @given(text=any_text)
@@ -128,3 +152,10 @@ def test_engines_agree_on_whitespace_mixes(name: str, text: str) -> None:
 @given(text=mixed)
 def test_engines_agree_on_text_mixing_all_of_unicode_with_pattern_ascii(name: str, text: str) -> None:
     assert_engines_agree(name, text)
+
+
+@pytest.mark.parametrize("name", ENCODINGS_BY_PATTERN)
+@given(text=long_beyond_ascii)
+def test_engines_and_tiktoken_agree_on_long_text_beyond_ascii(name: str, text: str) -> None:
+    assert_engines_agree(name, text)
+    assert bytepair.get_encoding(name).encode_ordinary(text) == oracle(name).encode_ordinary(text)
