@@ -42,9 +42,8 @@ pub struct Classes {
     /// For each ASCII lower-case letter, the non-ASCII characters `(?i:x)` also matches (U+017F for `s`, U+212A
     /// for `k`).
     folds: Vec<Vec<char>>,
-    /// For each first byte of a two-byte character (0xC0 to 0xDF, by its low five bits), the characters it begins
-    /// that are plain letters and plain others (see [`two_byte`](Self::two_byte)), one bit each by the low six bits
-    /// of the second byte.
+    /// For each first byte of a two-byte character (0xC0 to 0xDF, by its low five bits), the sets of [`TwoByte`] among
+    /// the characters it begins (see [`two_byte`](Self::two_byte)).
     two_byte: [TwoByte; 32],
 }
 
@@ -172,7 +171,7 @@ impl Classes {
         self.blocks[usize::from(self.block_of[(code as usize - PLANE0) >> 8])][(code & 0xFF) as usize]
     }
 
-    /// The plain letters and plain others among the two-byte characters whose first byte is `lead` (0xC0 to 0xDF):
+    /// The sets of [`TwoByte`] among the two-byte characters whose first byte is `lead` (0xC0 to 0xDF):
     /// one load where the block-level split classifies a character of accented Latin, Greek, Cyrillic, Hebrew or
     /// Arabic.
     #[inline]
